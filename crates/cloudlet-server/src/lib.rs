@@ -1,0 +1,149 @@
+//! cloudlet's one HTTP listener: the only crate that knows HTTP.
+//!
+//! Every API shares one address. A request is classified by its shape
+//! ([`routing::classify`]) the way AWS endpoints tell protocols apart:
+//!
+//! - cloudlet's own API under `/_cloudlet/`, and Prometheus text at `/metrics`;
+//! - AWS JSON protocols by the `X-Amz-Target` header (`AmazonSQS.SendMessage`);
+//! - the AWS query protocol by a form-encoded `Action`;
+//! - AWS REST APIs (Lambda's `/2015-03-31/functions/...`) by path.
+//!
+//! Subsystems attach their handlers here as they arrive; this crate turns
+//! their typed results and errors into each protocol's exact wire shape.
+//! Requests that reach no API get a JSON 404 that names what was asked for.
+
+mod observe;
+pub mod routing;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use cloudlet_core::{Registry, SharedClock, Timestamp};
+use serde::Serialize;
+
+use crate::routing::Api;
+
+/// What the daemon tells about itself at `/_cloudlet/info`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DaemonInfo {
+    pub version: String,
+    pub pid: u32,
+    pub listen: String,
+    pub data_dir: String,
+    pub region: String,
+    pub account_id: String,
+    pub store: StoreSummary,
+    /// RFC 3339.
+    pub started_at: String,
+    #[serde(skip)]
+    pub started: Timestamp,
+}
+
+/// The part of [`DaemonInfo`] about the durable store.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreSummary {
+    pub id: String,
+    pub path: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// How many times a daemon has started on this store, this start included.
+    pub starts: u64,
+}
+
+/// Everything the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    info: DaemonInfo,
+    metrics: Arc<Registry>,
+    clock: SharedClock,
+}
+
+impl AppState {
+    pub fn new(info: DaemonInfo, metrics: Arc<Registry>, clock: SharedClock) -> AppState {
+        AppState { inner: Arc::new(Shared { info, metrics, clock }) }
+    }
+}
+
+/// The router for every API, with request logging and metrics.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/_cloudlet/health", get(health))
+        .route("/_cloudlet/info", get(info))
+        .route("/metrics", get(metrics))
+        .fallback(no_such_api)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::log_and_count))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops
+/// accepting and waits for in-flight requests to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let body = serde_json::json!({ "status": "ok", "version": state.inner.info.version });
+    json(StatusCode::OK, &body)
+}
+
+async fn info(State(state): State<AppState>) -> Response {
+    json(StatusCode::OK, &state.inner.info)
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let shared = &state.inner;
+    let uptime = shared.clock.now().saturating_duration_since(shared.info.started);
+    shared
+        .metrics
+        .gauge("cloudlet_uptime_seconds", "Seconds since the daemon started.", &[])
+        .set(i64::try_from(uptime.as_secs()).unwrap_or(i64::MAX));
+    let body = shared.metrics.render();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+/// The JSON 404 for requests no API answers.
+async fn no_such_api(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path();
+    let api = routing::classify(&method, &uri, &headers);
+    let message = match &api {
+        Api::AwsJson { target } => {
+            format!("cloudlet has no API for X-Amz-Target `{target}` ({method} {path})")
+        }
+        Api::AwsQuery => format!("cloudlet has no AWS query API at {method} {path}"),
+        _ => format!("cloudlet has no API at {method} {path}"),
+    };
+    let mut body = serde_json::json!({
+        "error": "NotFound",
+        "message": message,
+        "method": method.as_str(),
+        "path": path,
+    });
+    if let Api::AwsJson { target } = &api {
+        body["target"] = serde_json::Value::from(target.as_str());
+    }
+    json(StatusCode::NOT_FOUND, &body)
+}
+
+fn json(status: StatusCode, body: &impl Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "response body did not serialise");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The server over real TCP on port 0: health, 404s, metrics, and graceful
+//! shutdown that lets in-flight requests finish.
+
+#[path = "../../../cloudlet/tests/it/http.rs"]
+#[allow(dead_code)]
+mod http;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudlet_core::{ManualClock, Registry, Timestamp};
+use cloudlet_server::{AppState, DaemonInfo, StoreSummary};
+
+fn state() -> AppState {
+    let started = Timestamp::from_unix_secs(1_764_000_000);
+    let info = DaemonInfo {
+        version: "9.9.9".into(),
+        pid: 1,
+        listen: "127.0.0.1:0".into(),
+        data_dir: "/data".into(),
+        region: "us-east-1".into(),
+        account_id: "000000000000".into(),
+        store: StoreSummary {
+            id: "id".into(),
+            path: "/data/cloudlet.db".into(),
+            created_at: started.to_string(),
+            starts: 1,
+        },
+        started_at: started.to_string(),
+        started,
+    };
+    let clock = ManualClock::new(started + Duration::from_secs(90));
+    AppState::new(info, Arc::new(Registry::new()), clock.shared())
+}
+
+async fn start(
+    router: axum::Router,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(cloudlet_server::serve(listener, router, async move {
+        let _ = stopped.await;
+    }));
+    (addr, stop, server)
+}
+
+async fn get(addr: SocketAddr, path: &'static str) -> http::HttpResponse {
+    tokio::task::spawn_blocking(move || http::get(addr, path)).await.expect("join").expect("request")
+}
+
+#[tokio::test]
+async fn health_info_metrics_and_404_over_tcp() {
+    let (addr, stop, server) = start(cloudlet_server::router(state())).await;
+
+    let health = get(addr, "/_cloudlet/health").await;
+    assert_eq!((health.status, health.body.as_str()), (200, r#"{"status":"ok","version":"9.9.9"}"#));
+
+    let info = get(addr, "/_cloudlet/info").await;
+    assert_eq!(info.status, 200);
+    assert!(info.body.contains(r#""store":{"id":"id""#), "{}", info.body);
+
+    let missing = get(addr, "/_cloudlet/nope").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains(r#""path":"/_cloudlet/nope""#), "{}", missing.body);
+
+    let metrics = get(addr, "/metrics").await;
+    assert!(
+        metrics.body.contains("cloudlet_uptime_seconds 90"),
+        "uptime must read the injected clock:\n{}",
+        metrics.body
+    );
+    assert!(
+        metrics.body.contains(r#"cloudlet_http_requests_total{api="cloudlet",status="404"} 1"#),
+        "{}",
+        metrics.body
+    );
+
+    stop.send(()).expect("stop");
+    server.await.expect("join").expect("serve");
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let released = Arc::new(tokio::sync::Mutex::new(Some(released)));
+    let (entered, mut entered_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let slow = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || {
+            let released = Arc::clone(&released);
+            let entered = entered.clone();
+            async move {
+                let _ = entered.send(()).await;
+                if let Some(released) = released.lock().await.take() {
+                    let _ = released.await;
+                }
+                "done"
+            }
+        }),
+    );
+    let (addr, stop, server) = start(slow).await;
+
+    let in_flight = tokio::task::spawn_blocking(move || http::get(addr, "/slow"));
+    entered_rx.recv().await.expect("handler entered");
+    stop.send(()).expect("stop");
+    // Shutdown has begun, but the request is still in its handler.
+    tokio::task::yield_now().await;
+    assert!(!server.is_finished(), "server stopped with a request in flight");
+    release.send(()).expect("release");
+
+    let response = in_flight.await.expect("join").expect("in-flight request");
+    assert_eq!((response.status, response.body.as_str()), (200, "done"));
+    server.await.expect("join").expect("serve");
+    let refused = tokio::task::spawn_blocking(move || http::get(addr, "/slow")).await.expect("join");
+    assert!(refused.is_err(), "a new connection was accepted after shutdown");
+}

@@ -1,0 +1,173 @@
+//! `cloudlet up`: the daemon.
+//!
+//! Start-up order matters for the error a user sees and for start-up time:
+//! lock the data dir (so two daemons never share a store), bind the address
+//! (so a taken port is reported before any work), open and migrate the store,
+//! then serve. Shutdown on SIGINT or SIGTERM stops accepting, lets in-flight
+//! requests finish (for at most [`DRAIN_TIMEOUT`]), closes the store and
+//! releases the lock.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudlet_core::{AwsScope, Registry, SystemClock};
+use cloudlet_server::{AppState, DaemonInfo, StoreSummary};
+use cloudlet_store::{DATABASE_FILE, Store, StoreError};
+
+use crate::cli::UpArgs;
+use crate::data_dir::{self, DataDirError, DataDirLock};
+
+/// How long shutdown waits for in-flight requests before closing anyway; it
+/// keeps the whole shutdown well inside the 5 s that service managers allow.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UpError {
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("the server on {addr} failed")]
+    Serve {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
+    let clock = SystemClock::shared();
+    let started = clock.now();
+    let data_dir = match args.data_dir {
+        Some(dir) => absolute(dir),
+        None => data_dir::default_data_dir()?,
+    };
+    let lock = DataDirLock::acquire(&data_dir)?;
+    let listener =
+        std::net::TcpListener::bind(args.listen).map_err(|source| UpError::Bind { addr: args.listen, source })?;
+    let bind_error = |source| UpError::Bind { addr: args.listen, source };
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+
+    let store = Store::open(&data_dir.join(DATABASE_FILE), started)?;
+    let pid = std::process::id();
+    let version = env!("CARGO_PKG_VERSION");
+    let start = store.record_daemon_start(started, pid, version)?;
+    let scope = AwsScope { region: args.region, account_id: args.account_id };
+    let store_info = store.info();
+    let info = DaemonInfo {
+        version: version.to_owned(),
+        pid,
+        listen: local_addr.to_string(),
+        data_dir: data_dir.display().to_string(),
+        region: scope.region.to_string(),
+        account_id: scope.account_id.to_string(),
+        store: StoreSummary {
+            id: store_info.id.clone(),
+            path: store_info.path.display().to_string(),
+            created_at: store_info.created_at.to_rfc3339_millis(),
+            starts: start.seq,
+        },
+        started_at: started.to_rfc3339_millis(),
+        started,
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(UpError::Runtime)?;
+    let served = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
+        let metrics = Arc::new(Registry::new());
+        metrics
+            .gauge("cloudlet_build_info", "The running cloudlet's version.", &[("version", version)])
+            .set(1);
+        let router = cloudlet_server::router(AppState::new(info.clone(), metrics, clock));
+        print_banner(&info, lock.path());
+        tracing::info!(addr = %local_addr, data_dir = %data_dir.display(), "serving");
+
+        let (drain_started, drain_started_rx) = tokio::sync::oneshot::channel();
+        let shutdown = async move {
+            let signal = shutdown_signal().await;
+            tracing::info!(signal, "shutting down: no new connections, finishing in-flight requests");
+            let _ = drain_started.send(());
+        };
+        let server = tokio::spawn(cloudlet_server::serve(listener, router, shutdown));
+        let server = async { server.await.unwrap_or_else(|join| Err(std::io::Error::other(join))) };
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => result,
+            _ = async { let _ = drain_started_rx.await; tokio::time::sleep(DRAIN_TIMEOUT).await } => {
+                tracing::warn!(timeout_s = DRAIN_TIMEOUT.as_secs(), "requests still in flight after the drain timeout; closing anyway");
+                Ok(())
+            }
+        }
+        .map_err(|source| UpError::Serve { addr: local_addr, source })
+    });
+    // Nothing may outlive the store: dropping the runtime stops every task
+    // (abandoning any request that outlived the drain timeout).
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    let closed = store.close();
+    drop(lock);
+    served?;
+    closed?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM and names the one that came.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut sigterm) => tokio::select! {
+            _ = sigterm.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+        },
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the daemon");
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}
+
+fn print_banner(info: &DaemonInfo, lock_file: &std::path::Path) {
+    let url = format!("http://{}", info.listen);
+    let ordinal = match info.store.starts {
+        1 => "new store".to_owned(),
+        n => format!("start {n} of this store"),
+    };
+    let banner = format!(
+        "cloudlet {version} is up (pid {pid})\n\
+         \x20 listening  {url}\n\
+         \x20 health     {url}/_cloudlet/health\n\
+         \x20 metrics    {url}/metrics\n\
+         \x20 data dir   {data_dir} ({ordinal}, store id {store_id})\n\
+         \x20 lock       {lock}\n\
+         \x20 account    {account} in {region}\n",
+        version = info.version,
+        pid = info.pid,
+        data_dir = info.data_dir,
+        store_id = info.store.id,
+        lock = lock_file.display(),
+        account = info.account_id,
+        region = info.region,
+    );
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(banner.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// The data dir as an absolute path, so messages and `/_cloudlet/info` name
+/// it unambiguously whatever the daemon's working directory.
+fn absolute(dir: PathBuf) -> PathBuf {
+    std::path::absolute(&dir).unwrap_or(dir)
+}
