@@ -12,8 +12,11 @@
 //! their typed results and errors into each protocol's exact wire shape.
 //! Requests that reach no API get a JSON 404 that names what was asked for.
 
+mod lambda;
+mod lambda_invoke;
 mod observe;
 pub mod routing;
+pub mod runtime_api;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +27,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cloudlet_core::{Registry, SharedClock, Timestamp};
+use cloudlet_functions::control::ControlPlane;
+use cloudlet_functions::invoke::Invoker;
 use serde::Serialize;
 
 use crate::routing::Api;
@@ -66,11 +71,24 @@ struct Shared {
     info: DaemonInfo,
     metrics: Arc<Registry>,
     clock: SharedClock,
+    functions: Arc<ControlPlane>,
+    invoker: Arc<Invoker>,
 }
 
 impl AppState {
-    pub fn new(info: DaemonInfo, metrics: Arc<Registry>, clock: SharedClock) -> AppState {
-        AppState { inner: Arc::new(Shared { info, metrics, clock }) }
+    pub fn new(
+        info: DaemonInfo,
+        metrics: Arc<Registry>,
+        clock: SharedClock,
+        functions: Arc<ControlPlane>,
+        invoker: Arc<Invoker>,
+    ) -> AppState {
+        AppState { inner: Arc::new(Shared { info, metrics, clock, functions, invoker }) }
+    }
+
+    /// The Lambda control plane.
+    pub(crate) fn functions(&self) -> &Arc<ControlPlane> {
+        &self.inner.functions
     }
 }
 
@@ -80,6 +98,8 @@ pub fn router(state: AppState) -> Router {
         .route("/_cloudlet/health", get(health))
         .route("/_cloudlet/info", get(info))
         .route("/metrics", get(metrics))
+        .merge(lambda::routes())
+        .merge(lambda_invoke::routes())
         .fallback(no_such_api)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe::log_and_count))
         .with_state(state)

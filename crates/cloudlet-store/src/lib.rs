@@ -14,6 +14,7 @@
 //! may open one database at once (`cloudlet infra` and `cloudlet ci` run
 //! beside the daemon); SQLite's locking serialises their writes.
 
+mod functions;
 mod migrations;
 mod sqlite;
 

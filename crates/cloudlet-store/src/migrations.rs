@@ -18,11 +18,12 @@ pub struct Migration {
 }
 
 /// Every migration this build knows, in the order they apply.
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    subsystem: "store",
-    version: 1,
-    description: "store identity and daemon starts",
-    sql: "
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        subsystem: "store",
+        version: 1,
+        description: "store identity and daemon starts",
+        sql: "
         CREATE TABLE store_meta (
             key   TEXT PRIMARY KEY,
             value TEXT NOT NULL
@@ -34,7 +35,78 @@ pub static MIGRATIONS: &[Migration] = &[Migration {
             version       TEXT NOT NULL
         );
     ",
-}];
+    },
+    Migration {
+        subsystem: "functions",
+        version: 1,
+        description: "functions, versions, aliases and concurrency settings",
+        // One row per function ($LATEST inline), one per published version,
+        // alias and concurrency setting. Maps (environment, tags, routing
+        // weights) are JSON text. Everything hangs off `functions` with
+        // ON DELETE CASCADE, so deleting a function is one statement.
+        sql: "
+        CREATE TABLE functions (
+            name             TEXT PRIMARY KEY,
+            runtime          TEXT NOT NULL,
+            handler          TEXT NOT NULL,
+            memory_mb        INTEGER NOT NULL,
+            timeout_s        INTEGER NOT NULL,
+            environment_json TEXT NOT NULL,
+            description      TEXT NOT NULL,
+            role             TEXT NOT NULL,
+            architecture     TEXT NOT NULL,
+            code_sha256      TEXT NOT NULL,
+            code_sha256_hex  TEXT NOT NULL,
+            code_size_bytes  BIGINT NOT NULL,
+            revision_id      TEXT NOT NULL,
+            last_modified_ms BIGINT NOT NULL,
+            state            TEXT NOT NULL,
+            last_version     INTEGER NOT NULL,
+            tags_json        TEXT NOT NULL,
+            created_at_ms    BIGINT NOT NULL
+        );
+        CREATE TABLE function_versions (
+            function_name    TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+            version          INTEGER NOT NULL,
+            runtime          TEXT NOT NULL,
+            handler          TEXT NOT NULL,
+            memory_mb        INTEGER NOT NULL,
+            timeout_s        INTEGER NOT NULL,
+            environment_json TEXT NOT NULL,
+            description      TEXT NOT NULL,
+            role             TEXT NOT NULL,
+            architecture     TEXT NOT NULL,
+            code_sha256      TEXT NOT NULL,
+            code_sha256_hex  TEXT NOT NULL,
+            code_size_bytes  BIGINT NOT NULL,
+            revision_id      TEXT NOT NULL,
+            last_modified_ms BIGINT NOT NULL,
+            published_from_revision TEXT NOT NULL,
+            PRIMARY KEY (function_name, version)
+        );
+        CREATE TABLE function_aliases (
+            function_name    TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+            name             TEXT NOT NULL,
+            function_version TEXT NOT NULL,
+            description      TEXT NOT NULL,
+            routing_json     TEXT NOT NULL,
+            revision_id      TEXT NOT NULL,
+            PRIMARY KEY (function_name, name)
+        );
+        CREATE TABLE function_reserved_concurrency (
+            function_name TEXT PRIMARY KEY REFERENCES functions (name) ON DELETE CASCADE,
+            reserved      INTEGER NOT NULL
+        );
+        CREATE TABLE function_provisioned_concurrency (
+            function_name    TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+            qualifier        TEXT NOT NULL,
+            requested        INTEGER NOT NULL,
+            last_modified_ms BIGINT NOT NULL,
+            PRIMARY KEY (function_name, qualifier)
+        );
+    ",
+    },
+];
 
 #[cfg(test)]
 mod tests {

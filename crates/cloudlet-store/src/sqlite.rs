@@ -184,7 +184,7 @@ impl Store {
         conn.close().map_err(|(_, source)| StoreError::Query { operation: "close", source: Box::new(source) })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         // rusqlite rolls back an open transaction when it is dropped during a
         // panic, so a poisoned connection is still consistent.
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -30,6 +30,93 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the daemon: every API on one address, data in one directory
     Up(UpArgs),
+    /// Deploy, invoke and inspect functions on a running daemon
+    #[command(name = "fn")]
+    Fn(FnArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FnArgs {
+    /// The daemon to talk to
+    #[arg(long, global = true, env = "CLOUDLET_ENDPOINT", value_name = "URL", default_value = "http://127.0.0.1:4566")]
+    pub(crate) endpoint: String,
+
+    #[command(subcommand)]
+    pub(crate) command: FnCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FnCommand {
+    /// Create a function, or update its code and configuration, from a directory or a .zip
+    Deploy {
+        /// A directory (zipped deterministically) or a .zip file
+        path: PathBuf,
+        #[arg(long)]
+        name: String,
+        /// e.g. python3.12, nodejs20.x, provided.al2023
+        #[arg(long)]
+        runtime: String,
+        /// e.g. app.handler (provided runtimes: any value)
+        #[arg(long)]
+        handler: String,
+        /// Memory in MB, 128–10240 [default: 128]
+        #[arg(long)]
+        memory: Option<u32>,
+        /// Timeout in seconds, 1–900 [default: 3]
+        #[arg(long)]
+        timeout: Option<u32>,
+        /// An environment variable, KEY=VALUE (repeatable)
+        #[arg(long, value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// The execution role's ARN
+        #[arg(long, default_value = "arn:aws:iam::000000000000:role/lambda-role")]
+        role: String,
+        /// Publish a version after deploying
+        #[arg(long)]
+        publish: bool,
+    },
+    /// Invoke a function; prints its result, and its REPORT line on stderr
+    Invoke {
+        name: String,
+        /// The event: JSON, or @FILE
+        #[arg(long)]
+        payload: Option<String>,
+        /// A version or alias
+        #[arg(long)]
+        qualifier: Option<String>,
+        /// Invoke asynchronously (InvocationType Event)
+        #[arg(long)]
+        r#async: bool,
+    },
+    /// List functions
+    List,
+    /// Print a function's logs (START, END and REPORT lines included)
+    Logs {
+        name: String,
+        /// Keep printing new lines as they arrive
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Show or set a function's reserved concurrency
+    Concurrency {
+        name: String,
+        /// Reserve this many concurrent executions (0 throttles every invoke)
+        #[arg(long, conflicts_with = "delete")]
+        reserved: Option<u32>,
+        /// Remove the reservation
+        #[arg(long)]
+        delete: bool,
+    },
+    /// Set provisioned concurrency on a version or alias
+    Provisioned {
+        name: String,
+        #[arg(long)]
+        qualifier: String,
+        #[arg(long)]
+        count: u32,
+    },
+    /// Concurrency, cold and warm starts, throttles per function
+    Stats,
 }
 
 #[derive(Debug, Args)]
@@ -49,4 +136,24 @@ pub(crate) struct UpArgs {
     /// AWS account id that ARNs and queue URLs name
     #[arg(long, env = "CLOUDLET_ACCOUNT_ID", value_name = "ID", default_value = "000000000000")]
     pub(crate) account_id: AccountId,
+
+    /// Account concurrency limit for functions (AWS: 1,000)
+    #[arg(long, env = "CLOUDLET_ACCOUNT_CONCURRENCY", value_name = "N", default_value_t = 1000)]
+    pub(crate) account_concurrency: u32,
+
+    /// Concurrency that reservations must leave unreserved (AWS: 100)
+    #[arg(long, env = "CLOUDLET_UNRESERVED_MINIMUM", value_name = "N", default_value_t = 100)]
+    pub(crate) unreserved_minimum: u32,
+
+    /// Seconds an idle execution environment is kept warm; 0 = a cold start every time
+    #[arg(long, env = "CLOUDLET_KEEP_ALIVE", value_name = "SECONDS", default_value_t = 600)]
+    pub(crate) keep_alive: u64,
+
+    /// New execution environments per function per 10 s (AWS: 1,000)
+    #[arg(long, env = "CLOUDLET_SCALING_RATE", value_name = "N", default_value_t = 1000)]
+    pub(crate) scaling_rate: u32,
+
+    /// Memory (MB) that all execution environments together may use [default: 3/4 of the host's RAM]
+    #[arg(long, env = "CLOUDLET_HOST_MEMORY_MB", value_name = "MB")]
+    pub(crate) host_memory_mb: Option<u64>,
 }

@@ -5,7 +5,9 @@
 //! infrastructure or pipelines; those live in their crates.
 
 mod cli;
+mod client;
 mod data_dir;
+mod functions;
 mod up;
 
 use std::io::Write as _;
@@ -18,15 +20,18 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_logging(cli.log_level.as_deref());
     let result = match cli.command {
-        cli::Command::Up(args) => up::run(args),
+        cli::Command::Up(args) => up::run(args).map_err(|err| report(&err)),
+        cli::Command::Fn(args) => functions::run(args).map_err(|err| report(&err)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            let _ = writeln!(std::io::stderr(), "error: {:#}", ErrorChain(&err));
-            ExitCode::FAILURE
-        }
+        Err(()) => ExitCode::FAILURE,
     }
+}
+
+/// Prints an error with its whole chain of causes.
+fn report(err: &(dyn std::error::Error + 'static)) {
+    let _ = writeln!(std::io::stderr(), "error: {:#}", ErrorChain(err));
 }
 
 /// Logs go to stderr. The filter comes from `--log-level` (or

@@ -3,7 +3,7 @@
 //! Start-up order matters for the error a user sees and for start-up time:
 //! lock the data dir (so two daemons never share a store), bind the address
 //! (so a taken port is reported before any work), open and migrate the store,
-//! then serve. Shutdown on SIGINT or SIGTERM stops accepting, lets in-flight
+//! load the functions (their code is unpacked in `DATA_DIR/code`), then serve. Shutdown on SIGINT or SIGTERM stops accepting, lets in-flight
 //! requests finish (for at most [`DRAIN_TIMEOUT`]), closes the store and
 //! releases the lock.
 
@@ -14,6 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cloudlet_core::{AwsScope, Registry, SystemClock};
+use cloudlet_functions::concurrency::ConcurrencySettings;
+use cloudlet_functions::control::{ControlPlane, ControlPlaneError};
+use cloudlet_functions::invoke::{Invoker, InvokerSettings};
+use cloudlet_functions::package::PackageCache;
+use cloudlet_functions::probe::HostRuntimeProbe;
+use cloudlet_functions::store::FunctionStore;
+use cloudlet_server::runtime_api::LoopbackRuntimeApi;
 use cloudlet_server::{AppState, DaemonInfo, StoreSummary};
 use cloudlet_store::{DATABASE_FILE, Store, StoreError};
 
@@ -24,8 +31,17 @@ use crate::data_dir::{self, DataDirError, DataDirLock};
 /// keeps the whole shutdown well inside the 5 s that service managers allow.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// The code cache's directory inside the data dir.
+const CODE_DIR: &str = "code";
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum UpError {
+    #[error("cannot prepare execution environments under `{}`", dir.display())]
+    Environments {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     DataDir(#[from] DataDirError),
     #[error("cannot listen on {addr}")]
@@ -36,6 +52,8 @@ pub(crate) enum UpError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Functions(#[from] ControlPlaneError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
     #[error("the server on {addr} failed")]
@@ -60,7 +78,7 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
     listener.set_nonblocking(true).map_err(bind_error)?;
     let local_addr = listener.local_addr().map_err(bind_error)?;
 
-    let store = Store::open(&data_dir.join(DATABASE_FILE), started)?;
+    let store = Arc::new(Store::open(&data_dir.join(DATABASE_FILE), started)?);
     let pid = std::process::id();
     let version = env!("CARGO_PKG_VERSION");
     let start = store.record_daemon_start(started, pid, version)?;
@@ -82,6 +100,21 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
         started_at: started.to_rfc3339_millis(),
         started,
     };
+    // Function code lives unpacked in DATA_DIR/code, one directory per zip
+    // digest; the store names packages by digest.
+    let packages = Arc::new(PackageCache::new(data_dir.join(CODE_DIR)));
+    match packages.remove_incomplete() {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed code packages left half-unpacked by an earlier crash"),
+        Err(err) => tracing::warn!(error = %cloudlet_core::ErrorChain(&err), "cannot clean up the code cache"),
+    }
+    let functions = Arc::new(ControlPlane::open(
+        Arc::clone(&store) as Arc<dyn FunctionStore>,
+        packages,
+        scope.clone(),
+        clock.clone(),
+        Arc::new(HostRuntimeProbe::new()),
+    )?);
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(UpError::Runtime)?;
     let served = runtime.block_on(async {
@@ -90,7 +123,33 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
         metrics
             .gauge("cloudlet_build_info", "The running cloudlet's version.", &[("version", version)])
             .set(1);
-        let router = cloudlet_server::router(AppState::new(info.clone(), metrics, clock));
+        let concurrency = ConcurrencySettings {
+            account_concurrency_limit: args.account_concurrency,
+            unreserved_concurrency_minimum: args.unreserved_minimum,
+            scaling_rate: args.scaling_rate,
+            scaling_window: Duration::from_secs(10),
+            host_memory_budget_mb: args.host_memory_mb.unwrap_or_else(default_host_memory_mb),
+            keep_alive: Duration::from_secs(args.keep_alive),
+        };
+        let invoker = Invoker::new(
+            Arc::clone(&functions),
+            InvokerSettings {
+                concurrency,
+                region: scope.region.to_string(),
+                endpoint_url: format!("http://{local_addr}"),
+                environments_dir: data_dir.join("environments"),
+                logs_dir: data_dir.join("logs"),
+                runtime_dir: data_dir.join("runtime"),
+                sandbox_owner: format!("cloudlet-{pid}"),
+            },
+            Arc::new(LoopbackRuntimeApi),
+            clock.clone(),
+            Arc::clone(&metrics),
+        )
+        .map_err(|source| UpError::Environments { dir: data_dir.clone(), source })?;
+        invoker.restore_concurrency();
+        let router =
+            cloudlet_server::router(AppState::new(info.clone(), metrics, clock, functions, Arc::clone(&invoker)));
         print_banner(&info, lock.path());
         tracing::info!(addr = %local_addr, data_dir = %data_dir.display(), "serving");
 
@@ -103,19 +162,23 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
         let server = tokio::spawn(cloudlet_server::serve(listener, router, shutdown));
         let server = async { server.await.unwrap_or_else(|join| Err(std::io::Error::other(join))) };
         tokio::pin!(server);
-        tokio::select! {
+        let served = tokio::select! {
             result = &mut server => result,
             _ = async { let _ = drain_started_rx.await; tokio::time::sleep(DRAIN_TIMEOUT).await } => {
                 tracing::warn!(timeout_s = DRAIN_TIMEOUT.as_secs(), "requests still in flight after the drain timeout; closing anyway");
                 Ok(())
             }
         }
-        .map_err(|source| UpError::Serve { addr: local_addr, source })
+        .map_err(|source| UpError::Serve { addr: local_addr, source });
+        invoker.shut_down_all();
+        served
     });
     // Nothing may outlive the store: dropping the runtime stops every task
     // (abandoning any request that outlived the drain timeout).
     runtime.shutdown_timeout(Duration::from_millis(200));
-    let closed = store.close();
+    // The control plane's handle went with the router; if a worker still
+    // holds one, skip the tidy-up close (every write is already on disk).
+    let closed = Arc::try_unwrap(store).map_or(Ok(()), Store::close);
     drop(lock);
     served?;
     closed?;
@@ -164,6 +227,16 @@ fn print_banner(info: &DaemonInfo, lock_file: &std::path::Path) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(banner.as_bytes());
     let _ = stdout.flush();
+}
+
+/// Three quarters of the host's RAM (from `/proc/meminfo`), leaving room
+/// for the daemon, the desktop and everything else; 4 GiB if unknown.
+fn default_host_memory_mb() -> u64 {
+    let total_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|meminfo| {
+        let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+    });
+    total_kb.map_or(4096, |kb| kb / 1024 * 3 / 4)
 }
 
 /// The data dir as an absolute path, so messages and `/_cloudlet/info` name

@@ -9,7 +9,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloudlet_core::{ManualClock, Registry, Timestamp};
+use cloudlet_core::{AwsScope, ManualClock, Registry, Timestamp};
+use cloudlet_functions::concurrency::ConcurrencySettings;
+use cloudlet_functions::control::ControlPlane;
+use cloudlet_functions::invoke::{Invoker, InvokerSettings};
+use cloudlet_functions::package::PackageCache;
+use cloudlet_functions::probe::HostRuntimeProbe;
+use cloudlet_functions::store::MemoryFunctionStore;
+use cloudlet_server::runtime_api::LoopbackRuntimeApi;
 use cloudlet_server::{AppState, DaemonInfo, StoreSummary};
 
 fn state() -> AppState {
@@ -31,7 +38,35 @@ fn state() -> AppState {
         started,
     };
     let clock = ManualClock::new(started + Duration::from_secs(90));
-    AppState::new(info, Arc::new(Registry::new()), clock.shared())
+    // No test here creates a function, so the code cache is never written.
+    let functions = ControlPlane::open(
+        Arc::new(MemoryFunctionStore::new()),
+        Arc::new(PackageCache::new(std::env::temp_dir().join("cloudlet-server-it-unused"))),
+        AwsScope::default(),
+        clock.shared(),
+        Arc::new(HostRuntimeProbe::new()),
+    )
+    .expect("control plane");
+    let functions = Arc::new(functions);
+    let work = std::env::temp_dir().join(format!("cloudlet-server-it-{}", std::process::id()));
+    let metrics = Arc::new(Registry::new());
+    let invoker = Invoker::new(
+        Arc::clone(&functions),
+        InvokerSettings {
+            concurrency: ConcurrencySettings::default(),
+            region: "us-east-1".into(),
+            endpoint_url: "http://127.0.0.1:0".into(),
+            environments_dir: work.join("environments"),
+            logs_dir: work.join("logs"),
+            runtime_dir: work.join("runtime"),
+            sandbox_owner: format!("cloudlet-{}", std::process::id()),
+        },
+        Arc::new(LoopbackRuntimeApi),
+        clock.shared(),
+        Arc::clone(&metrics),
+    )
+    .expect("invoker");
+    AppState::new(info, metrics, clock.shared(), functions, invoker)
 }
 
 async fn start(

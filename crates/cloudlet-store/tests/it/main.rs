@@ -2,6 +2,7 @@
 //! a killed process.
 
 mod durability;
+mod functions;
 mod migrations;
 
 use std::path::{Path, PathBuf};

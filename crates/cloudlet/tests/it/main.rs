@@ -3,6 +3,7 @@
 mod cli;
 mod daemon;
 mod http;
+mod lambda_api;
 mod tidy;
 
 use std::io::{BufRead as _, BufReader, Read as _};

@@ -1,0 +1,181 @@
+// cloudlet's built-in Node.js runtime bootstrap.
+//
+// Used when aws-lambda-ric is not available. It speaks the Lambda Runtime API
+// (2018-06-01) at $AWS_LAMBDA_RUNTIME_API and follows aws-lambda-ric's
+// contract: the handler is argv[2] ("file.export"), resolved from the current
+// directory (the task root); async and callback handlers; the same context
+// object and error types.
+import http from "node:http";
+import path from "node:path";
+import fs from "node:fs";
+import { pathToFileURL } from "node:url";
+
+const [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const PREFIX = "/2018-06-01/runtime";
+
+function call(method, urlPath, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(body);
+    const req = http.request(
+      { host, port, method, path: PREFIX + urlPath, agent, headers: data ? { ...headers, "Content-Length": data.length } : headers },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+      },
+    );
+    req.on("error", reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+class UserCodeError extends Error {
+  constructor(name, message) {
+    super(message);
+    this.name = name;
+  }
+}
+
+function toErrorBody(err) {
+  if (err instanceof Error) {
+    return {
+      errorType: err.name || "Error",
+      errorMessage: err.message,
+      trace: (err.stack || "").split("\n"),
+    };
+  }
+  return { errorType: typeof err, errorMessage: String(err), trace: [] };
+}
+
+function logError(body) {
+  // Lambda's Node runtime logs one ERROR event per failure.
+  const line = `${new Date().toISOString()}\t${globalThis.__requestId ?? "undefined"}\tERROR\t${JSON.stringify(body)}`;
+  process.stdout.write(line.replace(/\n/g, "\r") + "\n");
+}
+
+async function loadHandler(handlerString) {
+  const appRoot = process.cwd();
+  const match = /^([^.]*)\.(.*)$/.exec(path.basename(handlerString));
+  if (!match) {
+    throw new UserCodeError("Runtime.MalformedHandlerName", `Bad handler ${handlerString}`);
+  }
+  const moduleRoot = path.dirname(handlerString);
+  const [, moduleName, handlerPath] = match;
+  const base = path.resolve(appRoot, moduleRoot, moduleName);
+  const candidates = [".js", ".mjs", ".cjs"].map((ext) => base + ext);
+  const file = candidates.find((c) => fs.existsSync(c));
+  if (!file) {
+    throw new UserCodeError("Runtime.ImportModuleError", `Error: Cannot find module '${moduleName}'\nRequire stack:\n- ${appRoot}`);
+  }
+  let mod;
+  try {
+    mod = await import(pathToFileURL(file).href);
+  } catch (err) {
+    if (err instanceof SyntaxError) {
+      throw new UserCodeError("Runtime.UserCodeSyntaxError", `${err.name}: ${err.message}`);
+    }
+    throw err;
+  }
+  let handler = mod;
+  for (const part of handlerPath.split(".")) {
+    handler = handler?.[part] ?? (part === handlerPath.split(".")[0] ? mod.default?.[part] : undefined);
+  }
+  if (handler === undefined) {
+    throw new UserCodeError("Runtime.HandlerNotFound", `${handlerString} is undefined or not exported`);
+  }
+  if (typeof handler !== "function") {
+    throw new UserCodeError("Runtime.HandlerNotFound", `${handlerString} is not a function`);
+  }
+  return handler;
+}
+
+function makeContext(headers) {
+  const deadline = Number(headers["lambda-runtime-deadline-ms"]);
+  const parse = (v) => (v ? JSON.parse(v) : undefined);
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"],
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: headers["lambda-runtime-aws-request-id"],
+    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: parse(headers["lambda-runtime-cognito-identity"]),
+    clientContext: parse(headers["lambda-runtime-client-context"]),
+    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+  };
+}
+
+function runHandler(handler, event, context) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const callback = (err, result) => {
+      if (settled) return;
+      settled = true;
+      if (err !== undefined && err !== null) reject(err);
+      else resolve(result);
+    };
+    context.done = callback;
+    context.succeed = (r) => callback(null, r);
+    context.fail = (e) => callback(e ?? "handled");
+    try {
+      const returned = handler(event, context, callback);
+      if (returned && typeof returned.then === "function") {
+        returned.then((r) => callback(null, r), (e) => callback(e ?? new Error("Promise rejected")));
+      } else if (handler.length < 3) {
+        callback(null, returned);
+      }
+    } catch (err) {
+      callback(err);
+    }
+  });
+}
+
+async function main() {
+  let handler;
+  try {
+    handler = await loadHandler(process.argv[2]);
+  } catch (err) {
+    const body = toErrorBody(err);
+    logError(body);
+    await call("POST", "/init/error", JSON.stringify(body), { "Lambda-Runtime-Function-Error-Type": body.errorType });
+    process.exit(129);
+  }
+  for (;;) {
+    const next = await call("GET", "/invocation/next");
+    const requestId = next.headers["lambda-runtime-aws-request-id"];
+    globalThis.__requestId = requestId;
+    const traceId = next.headers["lambda-runtime-trace-id"];
+    if (traceId) process.env._X_AMZN_TRACE_ID = traceId;
+    else delete process.env._X_AMZN_TRACE_ID;
+    let result;
+    try {
+      const context = makeContext(next.headers);
+      const event = next.body.length ? JSON.parse(next.body.toString("utf8")) : undefined;
+      result = await runHandler(handler, event, context);
+    } catch (err) {
+      const body = toErrorBody(err);
+      logError(body);
+      await call("POST", `/invocation/${requestId}/error`, JSON.stringify(body), {
+        "Lambda-Runtime-Function-Error-Type": body.errorType,
+      });
+      continue;
+    }
+    const payload = result === undefined ? "null" : JSON.stringify(result);
+    await call("POST", `/invocation/${requestId}/response`, payload);
+  }
+}
+
+process.on("uncaughtException", (err) => {
+  logError(toErrorBody(err));
+  process.exit(129);
+});
+process.on("unhandledRejection", (err) => {
+  logError(toErrorBody(err));
+  process.exit(128);
+});
+
+main();

@@ -1,0 +1,1079 @@
+//! The one way in to a function: [`Invoker::invoke`].
+//!
+//! Every caller — the Lambda Invoke API, the async event queue, event source
+//! mappings — comes through here. The invoker asks the concurrency core
+//! ([`ConcurrencyController`]) where an invocation runs, and carries the
+//! answer out: starts or reuses an execution environment, hands the event to
+//! its Runtime API, enforces the timeout, writes Lambda's START/END/REPORT
+//! log lines, and turns every ending (response, function error, timeout,
+//! crash, out of memory, init failure) into Lambda's result shape. A
+//! throttle is returned as a typed [`LambdaError`] that each caller handles
+//! its own way.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use cloudlet_core::metrics::Registry;
+use cloudlet_core::{SharedClock, Timestamp};
+use tokio::sync::{Notify, watch};
+
+use crate::concurrency::{
+    Admission, ConcurrencyController, ConcurrencySettings, Disposition, EnvId, InvokeRequest, Outcome,
+};
+use crate::control::{ControlPlane, Resolved};
+use crate::environment::{EnvironmentSpec, ExecutionEnvironment, RuntimeCommands, append_to_stream};
+use crate::error::{ErrorType, LambdaError};
+use crate::model::FunctionVersion;
+use crate::runtime_api::{InitOutcome, Invocation, RuntimeApiServer, RuntimeChannel, RuntimeEndpoint, RuntimeReply};
+use crate::sandbox::Sandbox;
+
+/// Request and response payload limit of synchronous invocations, bytes.
+pub const SYNC_PAYLOAD_LIMIT_BYTES: usize = 6 * 1024 * 1024;
+/// Payload limit of asynchronous (`Event`) invocations, bytes.
+pub const ASYNC_PAYLOAD_LIMIT_BYTES: usize = 1024 * 1024;
+/// A response larger than this is `Function.ResponseSizeTooLarge` (AWS
+/// allows 100 bytes of slack over 6 MiB).
+pub const RESPONSE_LIMIT_BYTES: usize = SYNC_PAYLOAD_LIMIT_BYTES + 100;
+/// Lambda's limit on the init phase of an on-demand environment.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Provisioned environments may initialise for longer (reference §3.4:
+/// max(130 s, the function timeout); 130 s covers every default).
+pub const PROVISIONED_INIT_TIMEOUT: Duration = Duration::from_secs(130);
+/// `X-Amz-Log-Result` carries the last 4 KB of the invocation's log.
+const TAIL_BYTES: usize = 4096;
+
+/// How a caller invokes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+/// One call of [`Invoker::invoke`].
+#[derive(Debug, Clone)]
+pub struct InvokeInput {
+    pub function_name: String,
+    pub qualifier: Option<String>,
+    pub invocation_type: InvocationType,
+    /// `X-Amz-Log-Type: Tail`.
+    pub tail_log: bool,
+    pub payload: Vec<u8>,
+    /// `X-Amz-Client-Context`, base64 as sent.
+    pub client_context: Option<String>,
+}
+
+/// A synchronous invocation's result, as the Invoke API returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeOutput {
+    /// 200 (RequestResponse), 202 (Event), 204 (DryRun).
+    pub status: u16,
+    /// `X-Amz-Function-Error`: `Unhandled` when the function failed.
+    pub function_error: Option<&'static str>,
+    pub executed_version: Option<String>,
+    /// `X-Amz-Log-Result`: base64 of the log's last 4 KB, when asked for.
+    pub log_result: Option<String>,
+    pub payload: Vec<u8>,
+    pub request_id: String,
+}
+
+/// Where the invoker keeps things, and its limits.
+#[derive(Debug, Clone)]
+pub struct InvokerSettings {
+    pub concurrency: ConcurrencySettings,
+    pub region: String,
+    /// cloudlet's own endpoint, given to functions as `AWS_ENDPOINT_URL`.
+    pub endpoint_url: String,
+    /// Per-environment work dirs (their `/tmp`).
+    pub environments_dir: PathBuf,
+    /// Log streams, one file each.
+    pub logs_dir: PathBuf,
+    /// Where the built-in runtime bootstraps are installed.
+    pub runtime_dir: PathBuf,
+    /// Names this daemon's control groups (`cloudlet-<pid>`).
+    pub sandbox_owner: String,
+}
+
+/// Executes invocations.
+#[derive(Debug)]
+pub struct Invoker {
+    control: Arc<ControlPlane>,
+    core: Mutex<ConcurrencyController>,
+    live: Mutex<HashMap<EnvId, Arc<LiveEnvironment>>>,
+    commands: RuntimeCommands,
+    sandbox: Sandbox,
+    runtime_api: Arc<dyn RuntimeApiServer>,
+    clock: SharedClock,
+    settings: InvokerSettings,
+    metrics: Arc<Registry>,
+    /// Woken when an environment goes idle, so the reaper re-plans.
+    pool_changed: Notify,
+}
+
+/// An execution environment the invoker runs.
+#[derive(Debug)]
+struct LiveEnvironment {
+    id: EnvId,
+    channel: Arc<RuntimeChannel>,
+    endpoint: Mutex<Option<RuntimeEndpoint>>,
+    process: ExecutionEnvironment,
+    log_stream: String,
+    started_at: Timestamp,
+    /// `Some(exit)` once the process has exited.
+    exited: watch::Receiver<Option<ExitInfo>>,
+    init: tokio::sync::Mutex<InitState>,
+}
+
+#[derive(Debug, Clone)]
+struct ExitInfo {
+    /// `exit status N` or `signal: killed`, as Lambda words it.
+    description: String,
+    oom_killed: bool,
+}
+
+#[derive(Debug)]
+enum InitState {
+    /// Waiting for the runtime's first `/next`.
+    Pending(tokio::sync::oneshot::Receiver<InitOutcome>),
+    /// Init finished; `Some` until the first invoke reports it.
+    Done {
+        unreported_duration: Option<Duration>,
+    },
+    Failed,
+}
+
+/// What happened to one invocation inside its environment.
+enum Ending {
+    Response(Vec<u8>),
+    FunctionError(Vec<u8>),
+    /// Timeout, crash, out of memory, failed init: the environment is gone.
+    Fatal {
+        payload: serde_json::Value,
+        log_line: Option<String>,
+        status: &'static str,
+    },
+}
+
+impl Invoker {
+    pub fn new(
+        control: Arc<ControlPlane>,
+        settings: InvokerSettings,
+        runtime_api: Arc<dyn RuntimeApiServer>,
+        clock: SharedClock,
+        metrics: Arc<Registry>,
+    ) -> std::io::Result<Arc<Invoker>> {
+        let commands = RuntimeCommands::install(&settings.runtime_dir)?;
+        std::fs::create_dir_all(&settings.environments_dir)?;
+        std::fs::create_dir_all(&settings.logs_dir)?;
+        let sandbox = Sandbox::detect(&settings.sandbox_owner);
+        tracing::info!(sandbox = sandbox.describe(), "execution environments");
+        let invoker = Arc::new(Invoker {
+            control,
+            core: Mutex::new(ConcurrencyController::new(settings.concurrency.clone())),
+            live: Mutex::new(HashMap::new()),
+            commands,
+            sandbox,
+            runtime_api,
+            clock,
+            settings,
+            metrics,
+            pool_changed: Notify::new(),
+        });
+        tokio::spawn(reap_idle(Arc::downgrade(&invoker)));
+        Ok(invoker)
+    }
+
+    /// The concurrency core, for configuration and metrics.
+    pub fn with_core<T>(&self, f: impl FnOnce(&mut ConcurrencyController) -> T) -> T {
+        f(&mut self.core())
+    }
+
+    /// Invokes a function.
+    pub async fn invoke(self: &Arc<Self>, input: InvokeInput) -> Result<InvokeOutput, LambdaError> {
+        let limit = match input.invocation_type {
+            InvocationType::Event => ASYNC_PAYLOAD_LIMIT_BYTES,
+            _ => SYNC_PAYLOAD_LIMIT_BYTES,
+        };
+        if input.payload.len() > limit {
+            return Err(LambdaError::new(
+                ErrorType::RequestTooLargeException,
+                format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+            ));
+        }
+        let payload = normalise_payload(input.payload)?;
+        let resolved = self.control.resolve(&input.function_name, input.qualifier.as_deref(), 0.0)?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        match input.invocation_type {
+            InvocationType::DryRun => Ok(InvokeOutput {
+                status: 204,
+                function_error: None,
+                executed_version: None,
+                log_result: None,
+                payload: Vec::new(),
+                request_id,
+            }),
+            InvocationType::Event => {
+                let invoker = Arc::clone(self);
+                let id = request_id.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = invoker.execute(&resolved, payload, false, None, id).await {
+                        tracing::warn!(error = %err, "asynchronous invocation failed");
+                    }
+                });
+                Ok(InvokeOutput {
+                    status: 202,
+                    function_error: None,
+                    executed_version: None,
+                    log_result: None,
+                    payload: Vec::new(),
+                    request_id,
+                })
+            }
+            InvocationType::RequestResponse => {
+                self.execute(&resolved, payload, input.tail_log, input.client_context, request_id).await
+            }
+        }
+    }
+
+    async fn execute(
+        self: &Arc<Self>,
+        resolved: &Resolved,
+        payload: Vec<u8>,
+        tail_log: bool,
+        client_context: Option<String>,
+        request_id: String,
+    ) -> Result<InvokeOutput, LambdaError> {
+        let version = &resolved.version;
+        let function = version.function_name.as_str();
+        let qualifier = resolved.qualifier.as_deref().unwrap_or(crate::model::LATEST);
+        let admission = {
+            let request =
+                InvokeRequest { function, qualifier, version: &version.version, memory_mb: version.memory_mb };
+            self.core().admit(&request, self.clock.now())
+        };
+        let admission = match admission {
+            Ok(admission) => admission,
+            Err(throttle) => {
+                self.count(
+                    "cloudlet_lambda_throttles_total",
+                    "Invocations throttled, by reason.",
+                    function,
+                    &[("reason", throttle.reason.as_str())],
+                );
+                return Err(LambdaError::throttled(throttle.reason.as_str(), throttle.message.into_owned()));
+            }
+        };
+        let (env, start_kind) = match admission {
+            Admission::Provisioned { env } => {
+                self.count(
+                    "cloudlet_lambda_provisioned_invocations_total",
+                    "Invocations served by provisioned concurrency.",
+                    function,
+                    &[],
+                );
+                (self.live_env(env), "provisioned")
+            }
+            Admission::Warm { env, spillover } => {
+                if spillover {
+                    self.count(
+                        "cloudlet_lambda_spillover_invocations_total",
+                        "Invocations beyond provisioned concurrency.",
+                        function,
+                        &[],
+                    );
+                }
+                (self.live_env(env), "warm")
+            }
+            Admission::Cold { env, spillover, evicted } => {
+                if spillover {
+                    self.count(
+                        "cloudlet_lambda_spillover_invocations_total",
+                        "Invocations beyond provisioned concurrency.",
+                        function,
+                        &[],
+                    );
+                }
+                for evicted in evicted {
+                    self.shut_down(evicted);
+                }
+                match self.start_environment(env, Arc::clone(version), "on-demand").await {
+                    Ok(live) => (Some(live), "cold"),
+                    Err(err) => {
+                        self.core().remove(env);
+                        return Err(err);
+                    }
+                }
+            }
+        };
+        let Some(env) = env else {
+            return Err(LambdaError::service("the execution environment disappeared"));
+        };
+        self.count(
+            "cloudlet_lambda_invocations_total",
+            "Invocations, by how the environment started.",
+            function,
+            &[("start", start_kind)],
+        );
+
+        let (ending, duration, init_duration) = self.run_in(&env, resolved, payload, client_context, &request_id).await;
+        let outcome = match ending {
+            Ending::Fatal { .. } => Outcome::Discard,
+            _ => Outcome::Reusable,
+        };
+        // Logs: the lines the function wrote, framed by Lambda's own.
+        let mut lines = Vec::new();
+        lines.push(format!("START RequestId: {request_id} Version: {}", version.version));
+        lines.extend(env.process.drain_log().await);
+        let (payload, function_error, status) = match ending {
+            Ending::Response(body) if body.len() > RESPONSE_LIMIT_BYTES => {
+                let payload = serde_json::json!({
+                    "errorMessage": format!("Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT_BYTES} bytes)."),
+                    "errorType": "Function.ResponseSizeTooLarge",
+                });
+                (payload.to_string().into_bytes(), Some("Unhandled"), None)
+            }
+            Ending::Response(body) => (body, None, None),
+            Ending::FunctionError(body) => (body, Some("Unhandled"), None),
+            Ending::Fatal { payload, log_line, status } => {
+                if let Some(line) = log_line {
+                    lines.push(line);
+                }
+                (payload.to_string().into_bytes(), Some("Unhandled"), Some(status))
+            }
+        };
+        lines.push(format!("END RequestId: {request_id}"));
+        let memory_used = env.process.max_memory_used_mb().unwrap_or(0);
+        lines.push(report_line(&request_id, duration, version.memory_mb, memory_used, init_duration, status));
+
+        let disposition = self.core().release(env.id, self.clock.now(), outcome);
+        if disposition == Disposition::ShutDown || outcome == Outcome::Discard {
+            self.shut_down(env.id);
+        } else {
+            self.pool_changed.notify_one();
+        }
+
+        self.observe(function, duration, init_duration, function_error.is_some());
+        let log_group = log_group(function);
+        if let Err(err) = append_to_stream(&self.settings.logs_dir, &log_group, &env.log_stream, &lines) {
+            tracing::warn!(error = %err, log_group, "cannot write the log stream");
+        }
+        for line in &lines {
+            tracing::debug!(target: "cloudlet::function", function, "{line}");
+        }
+        let log_result = tail_log.then(|| tail_base64(&lines));
+        Ok(InvokeOutput {
+            status: 200,
+            function_error,
+            executed_version: Some(version.version.clone()),
+            log_result,
+            payload,
+            request_id,
+        })
+    }
+
+    /// Runs one invocation in `env`: waits for init if needed, dispatches,
+    /// and waits for the reply, the deadline, or the process's exit.
+    async fn run_in(
+        &self,
+        env: &Arc<LiveEnvironment>,
+        resolved: &Resolved,
+        payload: Vec<u8>,
+        client_context: Option<String>,
+        request_id: &str,
+    ) -> (Ending, Duration, Option<Duration>) {
+        let version = &resolved.version;
+        let init_duration = match self.wait_init(env, request_id, true).await {
+            Ok(init_duration) => init_duration,
+            Err(ending) => return (ending, Duration::ZERO, None),
+        };
+        let started = self.clock.now();
+        let deadline = started + Duration::from_secs(u64::from(version.timeout_s));
+        let replied = env.channel.dispatch(Invocation {
+            request_id: request_id.to_owned(),
+            payload,
+            deadline_ms: deadline.as_unix_millis(),
+            invoked_function_arn: resolved.invoked_arn.clone(),
+            trace_id: trace_id(started),
+            client_context: client_context.and_then(decode_client_context),
+            cognito_identity: None,
+        });
+        let mut exited = env.exited.clone();
+        let ending = tokio::select! {
+            reply = replied => match reply {
+                Ok(RuntimeReply::Response { body }) => Ending::Response(body),
+                Ok(RuntimeReply::Error { body, .. }) => Ending::FunctionError(body),
+                // The runtime asked for the next event without answering.
+                Err(_) => self.exit_ending(env, request_id, &mut exited).await,
+            },
+            () = self.clock.sleep_until(deadline) => {
+                let seconds = format!("{:.2}", f64::from(version.timeout_s));
+                Ending::Fatal {
+                    payload: serde_json::json!({
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {seconds} seconds"),
+                    }),
+                    log_line: Some(format!(
+                        "{} {request_id} Task timed out after {seconds} seconds",
+                        self.clock.now().to_rfc3339_millis()
+                    )),
+                    status: "timeout",
+                }
+            }
+            ending = self.exit_ending(env, request_id, &mut exited) => ending,
+        };
+        let duration = self.clock.now().saturating_duration_since(started);
+        (ending, duration, init_duration)
+    }
+
+    /// Waits for the environment's init if it has not finished, and returns
+    /// the init duration to report if this is the environment's first invoke.
+    ///
+    /// Provisioned environments initialise ahead of traffic: their init is
+    /// not reported (`report_init` false) and may take up to
+    /// [`PROVISIONED_INIT_TIMEOUT`].
+    async fn wait_init(
+        &self,
+        env: &Arc<LiveEnvironment>,
+        request_id: &str,
+        report_init: bool,
+    ) -> Result<Option<Duration>, Ending> {
+        let mut init = env.init.lock().await;
+        if let InitState::Pending(outcome) = &mut *init {
+            let mut exited = env.exited.clone();
+            let init_limit = if report_init { INIT_TIMEOUT } else { PROVISIONED_INIT_TIMEOUT };
+            let deadline = env.started_at + init_limit;
+            let result = tokio::select! {
+                outcome = outcome => outcome.ok(),
+                () = self.clock.sleep_until(deadline) => None,
+                _ = exited.wait_for(Option::is_some) => None,
+            };
+            match result {
+                Some(InitOutcome::Ready) => {
+                    let duration = self.clock.now().saturating_duration_since(env.started_at);
+                    *init = InitState::Done { unreported_duration: report_init.then_some(duration) };
+                    let disposition = self.core().init_finished(env.id, self.clock.now());
+                    if disposition == Disposition::ShutDown {
+                        tracing::debug!(env = %env.id, "environment no longer wanted after init");
+                    }
+                }
+                Some(InitOutcome::Failed { error_type, body }) => {
+                    *init = InitState::Failed;
+                    let payload = serde_json::from_slice(&body).unwrap_or_else(|_| {
+                        serde_json::json!({
+                            "errorType": error_type.unwrap_or_else(|| "Runtime.Unknown".to_owned()),
+                            "errorMessage": String::from_utf8_lossy(&body),
+                        })
+                    });
+                    return Err(Ending::Fatal { payload, log_line: None, status: "error" });
+                }
+                None => {
+                    *init = InitState::Failed;
+                    let mut exited = env.exited.clone();
+                    if exited.borrow().is_some() {
+                        return Err(self.exit_ending(env, request_id, &mut exited).await);
+                    }
+                    let seconds = format!("{:.2}", init_limit.as_secs_f64());
+                    return Err(Ending::Fatal {
+                        payload: serde_json::json!({
+                            "errorType": "Sandbox.Timedout",
+                            "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {seconds} seconds"),
+                        }),
+                        log_line: Some(format!(
+                            "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout",
+                            init_limit.as_secs_f64() * 1000.0
+                        )),
+                        status: "timeout",
+                    });
+                }
+            }
+        }
+        match &mut *init {
+            InitState::Done { unreported_duration } => Ok(unreported_duration.take()),
+            _ => Err(Ending::Fatal {
+                payload: serde_json::json!({
+                    "errorType": "Runtime.Unknown",
+                    "errorMessage": format!("RequestId: {request_id} Error: the environment failed to initialise"),
+                }),
+                log_line: None,
+                status: "error",
+            }),
+        }
+    }
+
+    /// Waits for the process to exit and words its ending as Lambda does.
+    async fn exit_ending(
+        &self,
+        env: &LiveEnvironment,
+        request_id: &str,
+        exited: &mut watch::Receiver<Option<ExitInfo>>,
+    ) -> Ending {
+        let exit = match exited.wait_for(Option::is_some).await {
+            Ok(exit) => exit.clone().unwrap_or_else(unknown_exit),
+            Err(_) => unknown_exit(),
+        };
+        let oom = exit.oom_killed || env.process.oom_killed();
+        let (error_type, message) = if oom {
+            ("Runtime.OutOfMemory", format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed"))
+        } else {
+            (
+                "Runtime.ExitError",
+                format!("RequestId: {request_id} Error: Runtime exited with error: {}", exit.description),
+            )
+        };
+        Ending::Fatal {
+            payload: serde_json::json!({ "errorType": error_type, "errorMessage": message }),
+            log_line: Some(format!("{message}\nRuntime.{}", if oom { "OutOfMemory" } else { "ExitError" })),
+            status: "error",
+        }
+    }
+
+    /// Starts an environment's process and its Runtime API.
+    async fn start_environment(
+        self: &Arc<Self>,
+        id: EnvId,
+        version: Arc<FunctionVersion>,
+        initialization_type: &'static str,
+    ) -> Result<Arc<LiveEnvironment>, LambdaError> {
+        let (channel, init_outcome) = RuntimeChannel::new();
+        let endpoint = self
+            .runtime_api
+            .serve(Arc::clone(&channel))
+            .map_err(|err| LambdaError::service(format!("cannot serve the Runtime API: {err}")))?;
+        let started_at = self.clock.now();
+        let log_stream = log_stream_name(started_at, &version.version);
+        let log_group = log_group(&version.function_name);
+        let spec = EnvironmentSpec {
+            name: format!("env-{}", id.0),
+            version: &version,
+            initialization_type,
+            runtime_api: endpoint.addr,
+            region: &self.settings.region,
+            log_group: &log_group,
+            log_stream: &log_stream,
+            endpoint_url: &self.settings.endpoint_url,
+            work_root: &self.settings.environments_dir,
+        };
+        let (process, mut child) = match ExecutionEnvironment::start(spec, &self.commands, &self.sandbox).await {
+            Ok(started) => started,
+            Err(err) => {
+                (endpoint.stop)();
+                return Err(LambdaError::service(cloudlet_core::ErrorChain(&err).to_string()));
+            }
+        };
+        let (exit_tx, exited) = watch::channel(None);
+        tokio::spawn(async move {
+            let description = match child.wait().await {
+                Ok(status) => describe_exit(status),
+                Err(err) => format!("wait failed: {err}"),
+            };
+            let _ = exit_tx.send(Some(ExitInfo { description, oom_killed: false }));
+        });
+        let live = Arc::new(LiveEnvironment {
+            id,
+            channel,
+            endpoint: Mutex::new(Some(endpoint)),
+            process,
+            log_stream,
+            started_at,
+            exited,
+            init: tokio::sync::Mutex::new(InitState::Pending(init_outcome)),
+        });
+        self.live().insert(id, Arc::clone(&live));
+        Ok(live)
+    }
+
+    /// Starts the environments that provisioned-concurrency configs lack,
+    /// and shuts down `surplus` ones (from a lowered or deleted config).
+    /// Each environment initialises ahead of traffic with
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`.
+    pub fn reconcile_provisioned(self: &Arc<Self>, surplus: Vec<EnvId>) {
+        for id in surplus {
+            self.shut_down(id);
+        }
+        let deficits = self.core().provisioned_deficit();
+        for deficit in deficits {
+            let version = match self.control.resolve(&deficit.function, Some(&deficit.version), 0.0) {
+                Ok(resolved) => resolved.version,
+                Err(err) => {
+                    tracing::warn!(function = deficit.function, version = deficit.version, error = %err, "cannot provision");
+                    continue;
+                }
+            };
+            for _ in 0..deficit.missing {
+                let start = self.core().start_provisioned(&deficit.function, &deficit.qualifier, version.memory_mb);
+                let start = match start {
+                    Ok(start) => start,
+                    Err(err) => {
+                        tracing::warn!(function = deficit.function, qualifier = deficit.qualifier, error = %err, "cannot provision");
+                        break;
+                    }
+                };
+                for evicted in start.evicted {
+                    self.shut_down(evicted);
+                }
+                let invoker = Arc::clone(self);
+                let version = Arc::clone(&version);
+                tokio::spawn(async move {
+                    let env = start.env;
+                    match invoker.start_environment(env, version, "provisioned-concurrency").await {
+                        Ok(live) => {
+                            if let Err(ending) = invoker.wait_init(&live, "", false).await {
+                                let reason = match ending {
+                                    Ending::Fatal { payload, .. } => payload.to_string(),
+                                    _ => String::new(),
+                                };
+                                tracing::warn!(env = %env, reason, "provisioned environment failed to initialise");
+                                invoker.core().remove(env);
+                                invoker.shut_down(env);
+                            }
+                        }
+                        Err(err) => {
+                            tracing::warn!(env = %env, error = %err, "cannot start a provisioned environment");
+                            invoker.core().remove(env);
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /// Loads reserved and provisioned concurrency from the control plane's
+    /// records into the core and starts provisioned environments (daemon
+    /// start: every environment starts cold, provisioned ones initialise).
+    pub fn restore_concurrency(self: &Arc<Self>) {
+        for (function, reserved) in self.control.all_reserved_concurrency() {
+            if let Err(err) = self.core().put_reserved_concurrency(&function, reserved) {
+                tracing::warn!(function, reserved, error = %err, "stored reserved concurrency no longer fits");
+            }
+        }
+        for config in self.control.all_provisioned_concurrency() {
+            let version = match self.control.resolve(&config.function_name, Some(&config.qualifier), 0.0) {
+                Ok(resolved) => resolved.version.version.clone(),
+                Err(err) => {
+                    tracing::warn!(function = config.function_name, error = %err, "stored provisioned concurrency is dangling");
+                    continue;
+                }
+            };
+            let put = self.core().put_provisioned_concurrency(
+                &config.function_name,
+                &config.qualifier,
+                &version,
+                config.requested,
+            );
+            if let Err(err) = put {
+                tracing::warn!(function = config.function_name, error = %err, "stored provisioned concurrency no longer fits");
+            }
+        }
+        self.reconcile_provisioned(Vec::new());
+    }
+
+    /// `PutFunctionConcurrency`: validated against the account by the core,
+    /// then stored, then applied.
+    pub fn put_function_concurrency(&self, function_name: &str, reserved: u32) -> Result<u32, LambdaError> {
+        let name = self.control.resolve(function_name, None, 0.0)?.version.function_name.clone();
+        let previous = self.core().reserved_concurrency(&name);
+        self.core().put_reserved_concurrency(&name, reserved).map_err(config_error)?;
+        if let Err(err) = self.control.set_reserved_concurrency(&name, Some(reserved)) {
+            let mut core = self.core();
+            match previous {
+                Some(previous) => {
+                    let _ = core.put_reserved_concurrency(&name, previous);
+                }
+                None => core.delete_reserved_concurrency(&name),
+            }
+            return Err(err);
+        }
+        Ok(reserved)
+    }
+
+    /// `GetFunctionConcurrency`.
+    pub fn function_concurrency(&self, function_name: &str) -> Result<Option<u32>, LambdaError> {
+        self.control.reserved_concurrency(function_name)
+    }
+
+    /// `DeleteFunctionConcurrency`.
+    pub fn delete_function_concurrency(&self, function_name: &str) -> Result<(), LambdaError> {
+        let name = self.control.resolve(function_name, None, 0.0)?.version.function_name.clone();
+        self.control.set_reserved_concurrency(&name, None)?;
+        self.core().delete_reserved_concurrency(&name);
+        Ok(())
+    }
+
+    /// `PutProvisionedConcurrencyConfig`: validated by the core, stored,
+    /// then environments start initialising in the background.
+    pub fn put_provisioned_concurrency(
+        self: &Arc<Self>,
+        function_name: &str,
+        qualifier: &str,
+        requested: u32,
+    ) -> Result<ProvisionedConfigView, LambdaError> {
+        let resolved = self.control.resolve(function_name, Some(qualifier), 0.0)?;
+        let name = resolved.version.function_name.clone();
+        let surplus = self
+            .core()
+            .put_provisioned_concurrency(&name, qualifier, &resolved.version.version, requested)
+            .map_err(config_error)?;
+        let record = self.control.put_provisioned_concurrency(&name, qualifier, requested)?;
+        self.reconcile_provisioned(surplus);
+        Ok(self.provisioned_view(&name, qualifier, record.last_modified))
+    }
+
+    /// `GetProvisionedConcurrencyConfig`.
+    pub fn provisioned_concurrency(
+        &self,
+        function_name: &str,
+        qualifier: &str,
+    ) -> Result<ProvisionedConfigView, LambdaError> {
+        let name = self.control.resolve(function_name, None, 0.0)?.version.function_name.clone();
+        let configs = self.control.provisioned_concurrency(&name)?;
+        let record = configs.get(qualifier).ok_or_else(provisioned_not_found)?;
+        Ok(self.provisioned_view(&name, qualifier, record.last_modified))
+    }
+
+    /// `ListProvisionedConcurrencyConfigs`.
+    pub fn list_provisioned_concurrency(&self, function_name: &str) -> Result<Vec<ProvisionedConfigView>, LambdaError> {
+        let name = self.control.resolve(function_name, None, 0.0)?.version.function_name.clone();
+        let configs = self.control.provisioned_concurrency(&name)?;
+        Ok(configs
+            .values()
+            .map(|record| self.provisioned_view(&name, &record.qualifier, record.last_modified))
+            .collect())
+    }
+
+    /// `DeleteProvisionedConcurrencyConfig`.
+    pub fn delete_provisioned_concurrency(&self, function_name: &str, qualifier: &str) -> Result<(), LambdaError> {
+        let name = self.control.resolve(function_name, None, 0.0)?.version.function_name.clone();
+        if !self.control.delete_provisioned_concurrency(&name, qualifier)? {
+            return Err(provisioned_not_found());
+        }
+        let surplus = self.core().delete_provisioned_concurrency(&name, qualifier);
+        for id in surplus {
+            self.shut_down(id);
+        }
+        Ok(())
+    }
+
+    /// Environments running `$LATEST`'s previous code or configuration must
+    /// not serve another invoke: call after UpdateFunctionCode or
+    /// UpdateFunctionConfiguration.
+    pub fn latest_changed(&self, function_name: &str) {
+        let retired = self.core().retire_version(function_name, crate::model::LATEST);
+        for id in retired {
+            self.shut_down(id);
+        }
+    }
+
+    /// A function (or one of its versions) was deleted.
+    pub fn function_deleted(&self, function_name: &str, version: Option<&str>) {
+        let gone = match version {
+            Some(version) => self.core().retire_version(function_name, version),
+            None => self.core().delete_function(function_name),
+        };
+        for id in gone {
+            self.shut_down(id);
+        }
+    }
+
+    /// `GetAccountSettings`' numbers: the account limit and the unreserved
+    /// concurrency left.
+    pub fn account_concurrency(&self) -> (u32, u32) {
+        let core = self.core();
+        (core.settings().account_concurrency_limit, core.unreserved_concurrency())
+    }
+
+    /// A snapshot of the core's counters.
+    pub fn metrics_snapshot(&self) -> crate::concurrency::MetricsSnapshot {
+        self.core().metrics()
+    }
+
+    /// A function's log lines from `offset` (a byte offset into its streams,
+    /// oldest stream first), and the offset to continue from.
+    pub fn read_logs(&self, function_name: &str, offset: u64) -> (Vec<String>, u64) {
+        let dir = self.settings.logs_dir.join(log_group(function_name).replace('/', "%2F"));
+        let mut streams: Vec<PathBuf> =
+            std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|entry| entry.path()).collect();
+        streams.sort();
+        let mut all = String::new();
+        for stream in streams {
+            all.push_str(&std::fs::read_to_string(stream).unwrap_or_default());
+        }
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(all.len());
+        let lines = all.get(start..).unwrap_or_default().lines().map(str::to_owned).collect();
+        (lines, all.len() as u64)
+    }
+
+    fn provisioned_view(&self, function: &str, qualifier: &str, last_modified: Timestamp) -> ProvisionedConfigView {
+        let status = self.core().provisioned_status(function, qualifier);
+        ProvisionedConfigView {
+            function_arn: self.control.scope().lambda_function_arn(function, Some(qualifier)).to_string(),
+            requested: status.map_or(0, |s| s.requested),
+            allocated: status.map_or(0, |s| s.allocated),
+            available: status.map_or(0, |s| s.available),
+            status: status.map_or("IN_PROGRESS", |s| s.status.as_str()),
+            last_modified,
+        }
+    }
+
+    fn live_env(&self, id: EnvId) -> Option<Arc<LiveEnvironment>> {
+        self.live().get(&id).cloned()
+    }
+
+    /// Kills an environment the core no longer holds and cleans up after it.
+    fn shut_down(&self, id: EnvId) {
+        let Some(env) = self.live().remove(&id) else { return };
+        env.process.kill();
+        if let Some(endpoint) = lock(&env.endpoint).take() {
+            (endpoint.stop)();
+        }
+        tokio::spawn(async move {
+            let mut exited = env.exited.clone();
+            let _ = exited.wait_for(Option::is_some).await;
+            env.process.remove_files();
+        });
+    }
+
+    /// Shuts every environment down (daemon shutdown).
+    pub fn shut_down_all(&self) {
+        let ids: Vec<EnvId> = self.live().keys().copied().collect();
+        for id in ids {
+            self.core().remove(id);
+            self.shut_down(id);
+        }
+        self.sandbox.remove();
+    }
+
+    fn core(&self) -> MutexGuard<'_, ConcurrencyController> {
+        lock(&self.core)
+    }
+
+    fn live(&self) -> MutexGuard<'_, HashMap<EnvId, Arc<LiveEnvironment>>> {
+        lock(&self.live)
+    }
+
+    fn count(&self, name: &str, help: &str, function: &str, labels: &[(&str, &str)]) {
+        let mut all = vec![("function", function)];
+        all.extend_from_slice(labels);
+        self.metrics.counter(name, help, &all).inc();
+    }
+
+    fn observe(&self, function: &str, duration: Duration, init_duration: Option<Duration>, failed: bool) {
+        const MS_BUCKETS: &[f64] = &[1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 10_000.0];
+        self.metrics
+            .histogram(
+                "cloudlet_lambda_duration_ms",
+                "Invocation duration in milliseconds.",
+                &[("function", function)],
+                MS_BUCKETS,
+            )
+            .observe(duration.as_secs_f64() * 1000.0);
+        if let Some(init) = init_duration {
+            self.metrics
+                .histogram(
+                    "cloudlet_lambda_init_duration_ms",
+                    "Init duration of cold starts in milliseconds.",
+                    &[("function", function)],
+                    MS_BUCKETS,
+                )
+                .observe(init.as_secs_f64() * 1000.0);
+        }
+        if failed {
+            self.count("cloudlet_lambda_errors_total", "Invocations that ended in a function error.", function, &[]);
+        }
+    }
+}
+
+/// A provisioned-concurrency configuration as the API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionedConfigView {
+    pub function_arn: String,
+    pub requested: u32,
+    pub allocated: u32,
+    pub available: u32,
+    /// `IN_PROGRESS` or `READY`.
+    pub status: &'static str,
+    pub last_modified: Timestamp,
+}
+
+fn config_error(err: crate::concurrency::ConcurrencyConfigError) -> LambdaError {
+    let error_type = match err.code() {
+        "ValidationException" => ErrorType::ValidationException,
+        "ResourceConflictException" => ErrorType::ResourceConflictException,
+        _ => ErrorType::InvalidParameterValueException,
+    };
+    LambdaError::new(error_type, err.to_string())
+}
+
+fn provisioned_not_found() -> LambdaError {
+    LambdaError::new(
+        ErrorType::ProvisionedConcurrencyConfigNotFoundException,
+        "No Provisioned Concurrency Config found for this function",
+    )
+}
+
+/// Idle environments are reclaimed after the keep-alive, on the injected
+/// clock. The task ends when the last other handle to the invoker is gone.
+async fn reap_idle(invoker: std::sync::Weak<Invoker>) {
+    loop {
+        let Some(this) = invoker.upgrade() else { return };
+        let reaped = this.core().reap(this.clock.now());
+        for id in reaped {
+            this.shut_down(id);
+        }
+        let next = this.core().next_reap_deadline();
+        {
+            let changed = this.pool_changed.notified();
+            match next {
+                Some(deadline) => {
+                    tokio::select! {
+                        () = this.clock.sleep_until(deadline) => {}
+                        () = changed => {}
+                    }
+                }
+                None => changed.await,
+            }
+        }
+        if Arc::strong_count(&this) == 1 {
+            return;
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Updates under these locks are single map or field operations.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// An empty payload is delivered as `{}`; anything else must be JSON.
+fn normalise_payload(payload: Vec<u8>) -> Result<Vec<u8>, LambdaError> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(b"{}".to_vec());
+    }
+    match serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+        Ok(_) => Ok(payload),
+        Err(err) => Err(LambdaError::new(
+            ErrorType::InvalidRequestContentException,
+            format!("Could not parse request body into json: Could not parse payload into json: {err}"),
+        )),
+    }
+}
+
+/// `X-Amz-Client-Context` is base64 of a JSON document; the runtime gets the JSON.
+fn decode_client_context(encoded: String) -> Option<String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.as_bytes()).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt as _;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(9)) => "signal: killed".to_owned(),
+        (None, Some(signal)) => format!("signal: {signal}"),
+        (None, None) => "exit status unknown".to_owned(),
+    }
+}
+
+fn unknown_exit() -> ExitInfo {
+    ExitInfo { description: "exit status unknown".to_owned(), oom_killed: false }
+}
+
+/// `/aws/lambda/NAME`.
+pub fn log_group(function: &str) -> String {
+    format!("/aws/lambda/{function}")
+}
+
+/// `YYYY/MM/DD/[VERSION]<32 hex>`, as Lambda names an environment's stream.
+fn log_stream_name(now: Timestamp, version: &str) -> String {
+    let date = &now.to_rfc3339_millis()[..10];
+    format!("{}/[{version}]{}", date.replace('-', "/"), uuid::Uuid::new_v4().simple())
+}
+
+/// An X-Ray trace header: `Root=1-<epoch hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
+fn trace_id(now: Timestamp) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    let parent = uuid::Uuid::new_v4().simple().to_string();
+    format!("Root=1-{:08x}-{};Parent={};Sampled=0", now.as_unix_secs(), &random[..24], &parent[..16])
+}
+
+/// Lambda's REPORT line (reference §1.4): tab-separated, two decimals for
+/// durations, billed duration rounded up to the millisecond, Init Duration
+/// last and only on an environment's first invoke.
+pub fn report_line(
+    request_id: &str,
+    duration: Duration,
+    memory_mb: u32,
+    max_memory_used_mb: u64,
+    init_duration: Option<Duration>,
+    status: Option<&str>,
+) -> String {
+    let duration_ms = duration.as_secs_f64() * 1000.0;
+    let billed_ms = (duration.as_nanos().div_ceil(1_000_000)).max(1);
+    let mut line = format!(
+        "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed_ms} ms\t\
+         Memory Size: {memory_mb} MB\tMax Memory Used: {max_memory_used_mb} MB\t"
+    );
+    if let Some(init) = init_duration {
+        line.push_str(&format!("Init Duration: {:.2} ms\t", init.as_secs_f64() * 1000.0));
+    }
+    if let Some(status) = status {
+        line.push_str(&format!("Status: {status}\t"));
+    }
+    line.truncate(line.trim_end_matches('\t').len());
+    line
+}
+
+/// Base64 of the last 4 KB of the log (on a line boundary where possible).
+fn tail_base64(lines: &[String]) -> String {
+    use base64::Engine as _;
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    let bytes = text.as_bytes();
+    let tail = &bytes[bytes.len().saturating_sub(TAIL_BYTES)..];
+    base64::engine::general_purpose::STANDARD.encode(tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_line_matches_lambda() {
+        let line = report_line("id", Duration::from_micros(8_400), 128, 66, Some(Duration::from_micros(170_130)), None);
+        assert_eq!(
+            line,
+            "REPORT RequestId: id\tDuration: 8.40 ms\tBilled Duration: 9 ms\tMemory Size: 128 MB\tMax Memory Used: 66 MB\tInit Duration: 170.13 ms"
+        );
+        let warm = report_line("id", Duration::from_micros(15_740), 256, 70, None, None);
+        assert_eq!(
+            warm,
+            "REPORT RequestId: id\tDuration: 15.74 ms\tBilled Duration: 16 ms\tMemory Size: 256 MB\tMax Memory Used: 70 MB"
+        );
+        let timeout = report_line("id", Duration::from_secs(1), 128, 40, None, Some("timeout"));
+        assert!(timeout.ends_with("Max Memory Used: 40 MB\tStatus: timeout"), "{timeout}");
+    }
+
+    #[test]
+    fn payloads() {
+        assert_eq!(normalise_payload(Vec::new()).expect("empty"), b"{}");
+        assert_eq!(normalise_payload(b"[1]".to_vec()).expect("json"), b"[1]");
+        let err = normalise_payload(b"{nope".to_vec()).expect_err("not json");
+        assert_eq!(err.error_type, ErrorType::InvalidRequestContentException);
+    }
+
+    #[test]
+    fn names() {
+        let now = Timestamp::from_unix_secs(1_764_000_000);
+        let stream = log_stream_name(now, "$LATEST");
+        assert!(stream.starts_with("2025/11/24/[$LATEST]"), "{stream}");
+        assert_eq!(stream.len(), "2025/11/24/[$LATEST]".len() + 32);
+        let trace = trace_id(now);
+        assert!(trace.starts_with("Root=1-69248100-"), "{trace}");
+        assert_eq!(trace.len(), "Root=1-69248100-".len() + 24 + ";Parent=".len() + 16 + ";Sampled=0".len());
+    }
+}

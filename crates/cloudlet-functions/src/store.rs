@@ -1,0 +1,322 @@
+//! What the functions subsystem persists, as plain records, and the
+//! [`FunctionStore`] trait that `cloudlet-store` implements over SQL.
+//!
+//! Every record is small: code packages live in the package cache on disk and
+//! records name them by their SHA-256. The control plane keeps all records in
+//! memory and writes through this trait first, so a write that returned `Ok`
+//! survives a crash and a write that failed leaves nothing behind. Each
+//! method is one transaction.
+//!
+//! This module knows nothing about SQL or HTTP.
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::fmt;
+
+use cloudlet_core::Timestamp;
+
+use crate::model::Runtime;
+
+/// A store failure, with the operation that failed and its cause.
+#[derive(Debug, thiserror::Error)]
+#[error("function store operation `{operation}` failed")]
+pub struct FunctionStoreError {
+    pub operation: &'static str,
+    #[source]
+    pub source: Box<dyn StdError + Send + Sync>,
+}
+
+impl FunctionStoreError {
+    pub fn new(operation: &'static str, source: impl Into<Box<dyn StdError + Send + Sync>>) -> FunctionStoreError {
+        FunctionStoreError { operation, source: source.into() }
+    }
+}
+
+/// The lifecycle state of a function (`State` in the Lambda API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FunctionState {
+    Pending,
+    Active,
+    Inactive,
+    Failed,
+}
+
+impl FunctionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionState::Pending => "Pending",
+            FunctionState::Active => "Active",
+            FunctionState::Inactive => "Inactive",
+            FunctionState::Failed => "Failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FunctionState> {
+        [FunctionState::Pending, FunctionState::Active, FunctionState::Inactive, FunctionState::Failed]
+            .into_iter()
+            .find(|state| state.as_str() == s)
+    }
+}
+
+impl fmt::Display for FunctionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The configuration and code of one version of a function: `$LATEST`
+/// (mutable) or a published version (immutable).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionConfig {
+    pub runtime: Runtime,
+    pub handler: String,
+    pub memory_mb: u32,
+    pub timeout_s: u32,
+    pub environment: BTreeMap<String, String>,
+    pub description: String,
+    /// The execution role's ARN, kept as given.
+    pub role: String,
+    /// `x86_64` or `arm64`.
+    pub architecture: String,
+    /// `CodeSha256`: base64 of the zip's SHA-256.
+    pub code_sha256: String,
+    /// The same digest in hex: the package cache's key.
+    pub code_sha256_hex: String,
+    /// `CodeSize`: the zip's size in bytes.
+    pub code_size_bytes: u64,
+    /// Changes on every change of this version's code or configuration.
+    pub revision_id: String,
+    pub last_modified: Timestamp,
+}
+
+/// A function and its `$LATEST` version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionRecord {
+    pub name: String,
+    pub latest: VersionConfig,
+    pub state: FunctionState,
+    /// The highest version number ever published (0 before the first);
+    /// numbers are never reused, even after a version is deleted.
+    pub last_version: u32,
+    pub tags: BTreeMap<String, String>,
+    pub created_at: Timestamp,
+}
+
+/// A published version: an immutable snapshot of `$LATEST`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRecord {
+    pub function_name: String,
+    /// 1, 2, 3, ...
+    pub version: u32,
+    pub config: VersionConfig,
+    /// `$LATEST`'s revision id when this version was published: publishing
+    /// again without a change in between returns this version.
+    pub published_from_revision: String,
+}
+
+/// An alias: a name for a version, optionally splitting traffic with a
+/// second version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasRecord {
+    pub function_name: String,
+    pub name: String,
+    /// A version number, or `$LATEST`.
+    pub function_version: String,
+    pub description: String,
+    /// `RoutingConfig.AdditionalVersionWeights`: version → share of traffic
+    /// in `[0, 1)`.
+    pub additional_version_weights: BTreeMap<String, f64>,
+    pub revision_id: String,
+}
+
+/// A provisioned-concurrency configuration of one version or alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionedConcurrencyRecord {
+    pub function_name: String,
+    /// A version number or an alias name (never `$LATEST`).
+    pub qualifier: String,
+    pub requested: u32,
+    pub last_modified: Timestamp,
+}
+
+/// Everything stored about functions, as loaded at start-up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredFunctions {
+    pub functions: Vec<FunctionRecord>,
+    pub versions: Vec<VersionRecord>,
+    pub aliases: Vec<AliasRecord>,
+    /// Function name → reserved concurrency.
+    pub reserved_concurrency: Vec<(String, u32)>,
+    pub provisioned_concurrency: Vec<ProvisionedConcurrencyRecord>,
+}
+
+/// Durable storage of functions. Every method is one atomic, durable write
+/// (or read): when it returns `Ok`, the change survives a crash; when it
+/// returns `Err`, nothing changed.
+pub trait FunctionStore: Send + Sync + fmt::Debug {
+    /// Every record, for start-up.
+    fn load_all(&self) -> Result<StoredFunctions, FunctionStoreError>;
+
+    /// Creates or replaces a function's own record (its `$LATEST`, tags,
+    /// version counter) and, in the same transaction, adds `publish` as a
+    /// new published version.
+    fn put_function(
+        &self,
+        function: &FunctionRecord,
+        publish: Option<&VersionRecord>,
+    ) -> Result<(), FunctionStoreError>;
+
+    /// Deletes a function with all its versions, aliases and concurrency
+    /// settings.
+    fn delete_function(&self, name: &str) -> Result<(), FunctionStoreError>;
+
+    /// Deletes one published version and its provisioned-concurrency
+    /// configuration.
+    fn delete_version(&self, function_name: &str, version: u32) -> Result<(), FunctionStoreError>;
+
+    /// Creates or replaces an alias.
+    fn put_alias(&self, alias: &AliasRecord) -> Result<(), FunctionStoreError>;
+
+    /// Deletes an alias and its provisioned-concurrency configuration.
+    fn delete_alias(&self, function_name: &str, alias: &str) -> Result<(), FunctionStoreError>;
+
+    /// Sets (`Some`) or removes (`None`) a function's reserved concurrency.
+    fn put_reserved_concurrency(&self, function_name: &str, reserved: Option<u32>) -> Result<(), FunctionStoreError>;
+
+    /// Creates or replaces a provisioned-concurrency configuration.
+    fn put_provisioned_concurrency(&self, config: &ProvisionedConcurrencyRecord) -> Result<(), FunctionStoreError>;
+
+    /// Deletes a provisioned-concurrency configuration, if there is one.
+    fn delete_provisioned_concurrency(&self, function_name: &str, qualifier: &str) -> Result<(), FunctionStoreError>;
+}
+
+/// A [`FunctionStore`] in memory, for tests (of this crate and of the
+/// crates that build a `ControlPlane`). Nothing survives the process.
+///
+/// [`MemoryFunctionStore::fail_writes`] makes every write fail until it is
+/// turned off, to check that a failed write leaves no trace.
+#[derive(Debug, Default)]
+pub struct MemoryFunctionStore {
+    state: std::sync::Mutex<MemoryState>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryState {
+    stored: StoredFunctions,
+    fail_writes: bool,
+    writes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("writes are failing on purpose (MemoryFunctionStore::fail_writes)")]
+struct InjectedFailure;
+
+impl MemoryFunctionStore {
+    pub fn new() -> MemoryFunctionStore {
+        MemoryFunctionStore::default()
+    }
+
+    /// Makes every following write fail (`true`) or succeed again.
+    pub fn fail_writes(&self, fail: bool) {
+        self.lock().fail_writes = fail;
+    }
+
+    /// How many writes have succeeded.
+    pub fn writes(&self) -> u64 {
+        self.lock().writes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(
+        &self,
+        operation: &'static str,
+        change: impl FnOnce(&mut StoredFunctions),
+    ) -> Result<(), FunctionStoreError> {
+        let mut state = self.lock();
+        if state.fail_writes {
+            return Err(FunctionStoreError::new(operation, InjectedFailure));
+        }
+        change(&mut state.stored);
+        state.writes += 1;
+        Ok(())
+    }
+}
+
+impl FunctionStore for MemoryFunctionStore {
+    fn load_all(&self) -> Result<StoredFunctions, FunctionStoreError> {
+        Ok(self.lock().stored.clone())
+    }
+
+    fn put_function(
+        &self,
+        function: &FunctionRecord,
+        publish: Option<&VersionRecord>,
+    ) -> Result<(), FunctionStoreError> {
+        self.write("put_function", |stored| {
+            stored.functions.retain(|f| f.name != function.name);
+            stored.functions.push(function.clone());
+            if let Some(version) = publish {
+                stored.versions.push(version.clone());
+            }
+        })
+    }
+
+    fn delete_function(&self, name: &str) -> Result<(), FunctionStoreError> {
+        self.write("delete_function", |stored| {
+            stored.functions.retain(|f| f.name != name);
+            stored.versions.retain(|v| v.function_name != name);
+            stored.aliases.retain(|a| a.function_name != name);
+            stored.reserved_concurrency.retain(|(f, _)| f != name);
+            stored.provisioned_concurrency.retain(|p| p.function_name != name);
+        })
+    }
+
+    fn delete_version(&self, function_name: &str, version: u32) -> Result<(), FunctionStoreError> {
+        let qualifier = version.to_string();
+        self.write("delete_version", |stored| {
+            stored.versions.retain(|v| !(v.function_name == function_name && v.version == version));
+            stored.provisioned_concurrency.retain(|p| !(p.function_name == function_name && p.qualifier == qualifier));
+        })
+    }
+
+    fn put_alias(&self, alias: &AliasRecord) -> Result<(), FunctionStoreError> {
+        self.write("put_alias", |stored| {
+            stored.aliases.retain(|a| !(a.function_name == alias.function_name && a.name == alias.name));
+            stored.aliases.push(alias.clone());
+        })
+    }
+
+    fn delete_alias(&self, function_name: &str, alias: &str) -> Result<(), FunctionStoreError> {
+        self.write("delete_alias", |stored| {
+            stored.aliases.retain(|a| !(a.function_name == function_name && a.name == alias));
+            stored.provisioned_concurrency.retain(|p| !(p.function_name == function_name && p.qualifier == alias));
+        })
+    }
+
+    fn put_reserved_concurrency(&self, function_name: &str, reserved: Option<u32>) -> Result<(), FunctionStoreError> {
+        self.write("put_reserved_concurrency", |stored| {
+            stored.reserved_concurrency.retain(|(f, _)| f != function_name);
+            if let Some(reserved) = reserved {
+                stored.reserved_concurrency.push((function_name.to_owned(), reserved));
+            }
+        })
+    }
+
+    fn put_provisioned_concurrency(&self, config: &ProvisionedConcurrencyRecord) -> Result<(), FunctionStoreError> {
+        self.write("put_provisioned_concurrency", |stored| {
+            stored
+                .provisioned_concurrency
+                .retain(|p| !(p.function_name == config.function_name && p.qualifier == config.qualifier));
+            stored.provisioned_concurrency.push(config.clone());
+        })
+    }
+
+    fn delete_provisioned_concurrency(&self, function_name: &str, qualifier: &str) -> Result<(), FunctionStoreError> {
+        self.write("delete_provisioned_concurrency", |stored| {
+            stored.provisioned_concurrency.retain(|p| !(p.function_name == function_name && p.qualifier == qualifier));
+        })
+    }
+}
