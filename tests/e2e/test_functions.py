@@ -56,7 +56,7 @@ UNRESERVED_MINIMUM_MESSAGE = (
 # (and the brief) name RequestTooLargeException. Either is accepted.
 REQUEST_TOO_LARGE_CODES = {"RequestTooLargeException", "RequestEntityTooLargeException"}
 REQUEST_TOO_LARGE_MESSAGE = f"Request must be smaller than {MAX_SYNC_REQUEST} bytes for the InvokeFunction operation"
-LOG_STREAM_RE = r"\d{4}/\d{2}/\d{2}/\[{version}\][0-9a-f]{{32}}"
+LOG_STREAM_RE = r"\d{4}/\d{2}/\d{2}/\[{version}\][0-9a-f]{32}"
 
 
 def log_stream_re(version: str) -> str:

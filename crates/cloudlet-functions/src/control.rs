@@ -379,9 +379,9 @@ impl ControlPlane {
         self.check_scope(&target)?;
         let name = target.name;
         if name.len() > 64 {
-            return Err(LambdaError::invalid_parameter(format!(
-                "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64"
-            )));
+            return Err(names::validation_error(vec![format!(
+                "Value '{name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64"
+            )]));
         }
         let role = request.role.ok_or_else(|| missing_member("role"))?;
         check_role(&role)?;

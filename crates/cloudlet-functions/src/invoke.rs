@@ -144,6 +144,24 @@ enum InitState {
     Failed,
 }
 
+/// Why an environment's init did not finish.
+enum InitFailure {
+    /// The deadline passed first.
+    TimedOut,
+    /// It failed (init error, exit) in a way the invoker reports as is.
+    Ending(Ending),
+}
+
+/// One invocation's run: the environment that ran it, how it ended.
+struct Run {
+    env: Arc<LiveEnvironment>,
+    ending: Ending,
+    duration: Duration,
+    init_duration: Option<Duration>,
+    /// Lines cloudlet writes before the function's own (`INIT_REPORT`).
+    platform_lines: Vec<String>,
+}
+
 /// What happened to one invocation inside its environment.
 enum Ending {
     Response(Vec<u8>),
@@ -317,13 +335,14 @@ impl Invoker {
             &[("start", start_kind)],
         );
 
-        let (ending, duration, init_duration) = self.run_in(&env, resolved, payload, client_context, &request_id).await;
+        let Run { env, ending, duration, init_duration, platform_lines } =
+            self.run_in(env, resolved, payload, client_context, &request_id).await;
         let outcome = match ending {
             Ending::Fatal { .. } => Outcome::Discard,
             _ => Outcome::Reusable,
         };
         // Logs: the lines the function wrote, framed by Lambda's own.
-        let mut lines = Vec::new();
+        let mut lines = platform_lines;
         lines.push(format!("START RequestId: {request_id} Version: {}", version.version));
         lines.extend(env.process.drain_log().await);
         let (payload, function_error, status) = match ending {
@@ -374,22 +393,64 @@ impl Invoker {
     }
 
     /// Runs one invocation in `env`: waits for init if needed, dispatches,
-    /// and waits for the reply, the deadline, or the process's exit.
+    /// and waits for the reply, the deadline, or the process's exit. Returns
+    /// the environment that ran it (a new one after a suppressed init), and
+    /// any platform log lines to add before the function's own.
     async fn run_in(
-        &self,
-        env: &Arc<LiveEnvironment>,
+        self: &Arc<Self>,
+        env: Arc<LiveEnvironment>,
         resolved: &Resolved,
         payload: Vec<u8>,
         client_context: Option<String>,
         request_id: &str,
-    ) -> (Ending, Duration, Option<Duration>) {
+    ) -> Run {
         let version = &resolved.version;
-        let init_duration = match self.wait_init(env, request_id, true).await {
+        let timeout = Duration::from_secs(u64::from(version.timeout_s));
+        let mut platform_lines = Vec::new();
+        let mut env = env;
+        let mut started = None;
+        let init_duration = match self.wait_init(&env, env.started_at + INIT_TIMEOUT, true).await {
             Ok(init_duration) => init_duration,
-            Err(ending) => return (ending, Duration::ZERO, None),
+            Err(InitFailure::Ending(ending)) => {
+                return Run { env, ending, duration: Duration::ZERO, init_duration: None, platform_lines };
+            }
+            Err(InitFailure::TimedOut) => {
+                // Suppressed init (reference §3.4): after 10 s Lambda starts
+                // init again as part of the invoke, bounded by the function's
+                // timeout, and reports the first attempt in an INIT_REPORT.
+                platform_lines.push(format!(
+                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout",
+                    INIT_TIMEOUT.as_secs_f64() * 1000.0
+                ));
+                let retry_started = self.clock.now();
+                started = Some(retry_started);
+                env = match self.restart_environment(&env, Arc::clone(version)).await {
+                    Ok(env) => env,
+                    Err(err) => {
+                        let ending = Ending::Fatal {
+                            payload: serde_json::json!({ "errorType": "Runtime.Unknown", "errorMessage": err.message }),
+                            log_line: None,
+                            status: "error",
+                        };
+                        return Run { env, ending, duration: Duration::ZERO, init_duration: None, platform_lines };
+                    }
+                };
+                match self.wait_init(&env, retry_started + timeout, false).await {
+                    Ok(_) => None,
+                    Err(InitFailure::Ending(ending)) => {
+                        let duration = self.clock.now().saturating_duration_since(retry_started);
+                        return Run { env, ending, duration, init_duration: None, platform_lines };
+                    }
+                    Err(InitFailure::TimedOut) => {
+                        let ending = self.timed_out(request_id, version.timeout_s);
+                        let duration = self.clock.now().saturating_duration_since(retry_started);
+                        return Run { env, ending, duration, init_duration: None, platform_lines };
+                    }
+                }
+            }
         };
-        let started = self.clock.now();
-        let deadline = started + Duration::from_secs(u64::from(version.timeout_s));
+        let started = started.unwrap_or_else(|| self.clock.now());
+        let deadline = started + timeout;
         let replied = env.channel.dispatch(Invocation {
             request_id: request_id.to_owned(),
             payload,
@@ -405,45 +466,58 @@ impl Invoker {
                 Ok(RuntimeReply::Response { body }) => Ending::Response(body),
                 Ok(RuntimeReply::Error { body, .. }) => Ending::FunctionError(body),
                 // The runtime asked for the next event without answering.
-                Err(_) => self.exit_ending(env, request_id, &mut exited).await,
+                Err(_) => self.exit_ending(&env, request_id, &mut exited).await,
             },
-            () = self.clock.sleep_until(deadline) => {
-                let seconds = format!("{:.2}", f64::from(version.timeout_s));
-                Ending::Fatal {
-                    payload: serde_json::json!({
-                        "errorType": "Sandbox.Timedout",
-                        "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {seconds} seconds"),
-                    }),
-                    log_line: Some(format!(
-                        "{} {request_id} Task timed out after {seconds} seconds",
-                        self.clock.now().to_rfc3339_millis()
-                    )),
-                    status: "timeout",
-                }
-            }
-            ending = self.exit_ending(env, request_id, &mut exited) => ending,
+            () = self.clock.sleep_until(deadline) => self.timed_out(request_id, version.timeout_s),
+            ending = self.exit_ending(&env, request_id, &mut exited) => ending,
         };
         let duration = self.clock.now().saturating_duration_since(started);
-        (ending, duration, init_duration)
+        Run { env, ending, duration, init_duration, platform_lines }
     }
 
-    /// Waits for the environment's init if it has not finished, and returns
-    /// the init duration to report if this is the environment's first invoke.
+    /// `Sandbox.Timedout`, with the log line Lambda writes.
+    fn timed_out(&self, request_id: &str, timeout_s: u32) -> Ending {
+        let seconds = format!("{:.2}", f64::from(timeout_s));
+        Ending::Fatal {
+            payload: serde_json::json!({
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {seconds} seconds"),
+            }),
+            log_line: Some(format!(
+                "{} {request_id} Task timed out after {seconds} seconds",
+                self.clock.now().to_rfc3339_millis()
+            )),
+            status: "timeout",
+        }
+    }
+
+    /// Replaces an environment's process with a new one under the same id
+    /// (the core still holds the environment as initialising).
+    async fn restart_environment(
+        self: &Arc<Self>,
+        old: &Arc<LiveEnvironment>,
+        version: Arc<FunctionVersion>,
+    ) -> Result<Arc<LiveEnvironment>, LambdaError> {
+        self.live().remove(&old.id);
+        discard(Arc::clone(old));
+        self.start_environment(old.id, version, "on-demand").await
+    }
+
+    /// Waits (until `deadline`) for the environment's init if it has not
+    /// finished, and returns the init duration to report if this is the
+    /// environment's first invoke.
     ///
     /// Provisioned environments initialise ahead of traffic: their init is
-    /// not reported (`report_init` false) and may take up to
-    /// [`PROVISIONED_INIT_TIMEOUT`].
+    /// not reported (`report_init` false).
     async fn wait_init(
         &self,
         env: &Arc<LiveEnvironment>,
-        request_id: &str,
+        deadline: Timestamp,
         report_init: bool,
-    ) -> Result<Option<Duration>, Ending> {
+    ) -> Result<Option<Duration>, InitFailure> {
         let mut init = env.init.lock().await;
         if let InitState::Pending(outcome) = &mut *init {
             let mut exited = env.exited.clone();
-            let init_limit = if report_init { INIT_TIMEOUT } else { PROVISIONED_INIT_TIMEOUT };
-            let deadline = env.started_at + init_limit;
             let result = tokio::select! {
                 outcome = outcome => outcome.ok(),
                 () = self.clock.sleep_until(deadline) => None,
@@ -466,39 +540,28 @@ impl Invoker {
                             "errorMessage": String::from_utf8_lossy(&body),
                         })
                     });
-                    return Err(Ending::Fatal { payload, log_line: None, status: "error" });
+                    return Err(InitFailure::Ending(Ending::Fatal { payload, log_line: None, status: "error" }));
                 }
                 None => {
                     *init = InitState::Failed;
                     let mut exited = env.exited.clone();
                     if exited.borrow().is_some() {
-                        return Err(self.exit_ending(env, request_id, &mut exited).await);
+                        return Err(InitFailure::Ending(self.exit_ending(env, "", &mut exited).await));
                     }
-                    let seconds = format!("{:.2}", init_limit.as_secs_f64());
-                    return Err(Ending::Fatal {
-                        payload: serde_json::json!({
-                            "errorType": "Sandbox.Timedout",
-                            "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {seconds} seconds"),
-                        }),
-                        log_line: Some(format!(
-                            "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout",
-                            init_limit.as_secs_f64() * 1000.0
-                        )),
-                        status: "timeout",
-                    });
+                    return Err(InitFailure::TimedOut);
                 }
             }
         }
         match &mut *init {
             InitState::Done { unreported_duration } => Ok(unreported_duration.take()),
-            _ => Err(Ending::Fatal {
+            _ => Err(InitFailure::Ending(Ending::Fatal {
                 payload: serde_json::json!({
                     "errorType": "Runtime.Unknown",
-                    "errorMessage": format!("RequestId: {request_id} Error: the environment failed to initialise"),
+                    "errorMessage": "the environment failed to initialise",
                 }),
                 log_line: None,
                 status: "error",
-            }),
+            })),
         }
     }
 
@@ -514,13 +577,11 @@ impl Invoker {
             Err(_) => unknown_exit(),
         };
         let oom = exit.oom_killed || env.process.oom_killed();
+        let prefix = if request_id.is_empty() { String::new() } else { format!("RequestId: {request_id} ") };
         let (error_type, message) = if oom {
-            ("Runtime.OutOfMemory", format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed"))
+            ("Runtime.OutOfMemory", format!("{prefix}Error: Runtime exited with error: signal: killed"))
         } else {
-            (
-                "Runtime.ExitError",
-                format!("RequestId: {request_id} Error: Runtime exited with error: {}", exit.description),
-            )
+            ("Runtime.ExitError", format!("{prefix}Error: Runtime exited with error: {}", exit.description))
         };
         Ending::Fatal {
             payload: serde_json::json!({ "errorType": error_type, "errorMessage": message }),
@@ -619,10 +680,11 @@ impl Invoker {
                     let env = start.env;
                     match invoker.start_environment(env, version, "provisioned-concurrency").await {
                         Ok(live) => {
-                            if let Err(ending) = invoker.wait_init(&live, "", false).await {
-                                let reason = match ending {
-                                    Ending::Fatal { payload, .. } => payload.to_string(),
-                                    _ => String::new(),
+                            let deadline = live.started_at + PROVISIONED_INIT_TIMEOUT;
+                            if let Err(failure) = invoker.wait_init(&live, deadline, false).await {
+                                let reason = match failure {
+                                    InitFailure::Ending(Ending::Fatal { payload, .. }) => payload.to_string(),
+                                    _ => "init timed out".to_owned(),
                                 };
                                 tracing::warn!(env = %env, reason, "provisioned environment failed to initialise");
                                 invoker.core().remove(env);
@@ -822,16 +884,9 @@ impl Invoker {
 
     /// Kills an environment the core no longer holds and cleans up after it.
     fn shut_down(&self, id: EnvId) {
-        let Some(env) = self.live().remove(&id) else { return };
-        env.process.kill();
-        if let Some(endpoint) = lock(&env.endpoint).take() {
-            (endpoint.stop)();
+        if let Some(env) = self.live().remove(&id) {
+            discard(env);
         }
-        tokio::spawn(async move {
-            let mut exited = env.exited.clone();
-            let _ = exited.wait_for(Option::is_some).await;
-            env.process.remove_files();
-        });
     }
 
     /// Shuts every environment down (daemon shutdown).
@@ -938,6 +993,20 @@ async fn reap_idle(invoker: std::sync::Weak<Invoker>) {
             return;
         }
     }
+}
+
+/// Kills an environment's processes, stops its Runtime API, and removes its
+/// files once the process has exited.
+fn discard(env: Arc<LiveEnvironment>) {
+    env.process.kill();
+    if let Some(endpoint) = lock(&env.endpoint).take() {
+        (endpoint.stop)();
+    }
+    tokio::spawn(async move {
+        let mut exited = env.exited.clone();
+        let _ = exited.wait_for(Option::is_some).await;
+        env.process.remove_files();
+    });
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

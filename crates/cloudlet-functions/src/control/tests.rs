@@ -195,7 +195,7 @@ fn create_validation_uses_aws_messages_and_leaves_nothing_behind() {
     let long = "a".repeat(65);
     assert_error(
         with(&|r| r.function_name = long.clone()),
-        ErrorType::InvalidParameterValueException,
+        ErrorType::ValidationException,
         &format!(
             "1 validation error detected: Value '{long}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64"
         ),
