@@ -757,6 +757,28 @@ def test_async_event_invoke_runs_the_function(daemon, lambda_client, python_zip,
     assert written["event"] == {"path": str(target)}
 
 
+def test_async_events_are_durable_across_kill_9(new_daemon, make_client, python_zip, side_effect_dir):
+    """An acknowledged (202) event survives kill -9 of the daemon: it is held
+    by reserved concurrency 0 (throttled, so it stays queued and is retried
+    with back-off), the daemon is killed, and once the reservation is
+    removed after the restart, the event runs."""
+    d = new_daemon()
+    client = make_client(d)
+    name = python_function(client, python_zip, "touch.handler")
+    client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    target = side_effect_dir / f"{name}.json"
+    inv = invoke(client, name, {"path": str(target)}, invocation_type="Event")
+    assert inv.status == 202
+
+    d.restart()  # kill -9, then a new daemon on the same data dir
+    client = make_client(d)
+    assert not target.exists(), "a throttled event ran"
+    client.delete_function_concurrency(FunctionName=name)
+    wait_until(target.exists, timeout=30, what=f"the queued event to write {target} after the restart")
+    written = json.loads(target.read_text())
+    assert written["aws_request_id"] == inv.request_id
+
+
 def test_dry_run(daemon, lambda_client, python_zip):
     name = python_function(lambda_client, python_zip, "echo.handler")
     inv = invoke(lambda_client, name, {}, invocation_type="DryRun")

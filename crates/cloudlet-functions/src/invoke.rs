@@ -28,6 +28,7 @@ use crate::error::{ErrorType, LambdaError};
 use crate::model::FunctionVersion;
 use crate::runtime_api::{InitOutcome, Invocation, RuntimeApiServer, RuntimeChannel, RuntimeEndpoint, RuntimeReply};
 use crate::sandbox::Sandbox;
+use crate::store::{EventQueueStore, QueuedEvent};
 
 /// Request and response payload limit of synchronous invocations, bytes.
 pub const SYNC_PAYLOAD_LIMIT_BYTES: usize = 6 * 1024 * 1024;
@@ -41,6 +42,14 @@ pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Provisioned environments may initialise for longer (reference §3.4:
 /// max(130 s, the function timeout); 130 s covers every default).
 pub const PROVISIONED_INIT_TIMEOUT: Duration = Duration::from_secs(130);
+/// Throttled or failed-to-start asynchronous invocations are retried with
+/// exponential back-off from 1 s up to 5 minutes (reference §3.5) ...
+const ASYNC_BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const ASYNC_BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// ... until the event is this old (`MaximumEventAgeInSeconds` default).
+const ASYNC_MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
+/// Buckets (ms) of the duration histograms.
+const MS_BUCKETS: &[f64] = &[0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 10_000.0];
 /// `X-Amz-Log-Result` carries the last 4 KB of the invocation's log.
 const TAIL_BYTES: usize = 4096;
 
@@ -110,6 +119,11 @@ pub struct Invoker {
     metrics: Arc<Registry>,
     /// Woken when an environment goes idle, so the reaper re-plans.
     pool_changed: Notify,
+    /// The durable queue of asynchronous invocations ...
+    events: Arc<dyn EventQueueStore>,
+    /// ... and its schedule in memory, by (not before, id).
+    event_schedule: Mutex<std::collections::BTreeMap<(Timestamp, String), QueuedEvent>>,
+    events_changed: Notify,
 }
 
 /// An execution environment the invoker runs.
@@ -121,6 +135,8 @@ struct LiveEnvironment {
     process: ExecutionEnvironment,
     log_stream: String,
     started_at: Timestamp,
+    /// How long spawning the process took (the first cold-start phase).
+    spawn_duration: Duration,
     /// `Some(exit)` once the process has exited.
     exited: watch::Receiver<Option<ExitInfo>>,
     init: tokio::sync::Mutex<InitState>,
@@ -177,6 +193,7 @@ enum Ending {
 impl Invoker {
     pub fn new(
         control: Arc<ControlPlane>,
+        events: Arc<dyn EventQueueStore>,
         settings: InvokerSettings,
         runtime_api: Arc<dyn RuntimeApiServer>,
         clock: SharedClock,
@@ -198,8 +215,17 @@ impl Invoker {
             settings,
             metrics,
             pool_changed: Notify::new(),
+            events,
+            event_schedule: Mutex::new(std::collections::BTreeMap::new()),
+            events_changed: Notify::new(),
         });
+        // Events acknowledged before a restart run now.
+        let queued = invoker.events.queued().map_err(std::io::Error::other)?;
+        for event in queued {
+            invoker.schedule_event(event);
+        }
         tokio::spawn(reap_idle(Arc::downgrade(&invoker)));
+        tokio::spawn(run_async_events(Arc::clone(&invoker)));
         Ok(invoker)
     }
 
@@ -233,13 +259,24 @@ impl Invoker {
                 request_id,
             }),
             InvocationType::Event => {
-                let invoker = Arc::clone(self);
-                let id = request_id.clone();
-                tokio::spawn(async move {
-                    if let Err(err) = invoker.execute(&resolved, payload, false, None, id).await {
-                        tracing::warn!(error = %err, "asynchronous invocation failed");
-                    }
-                });
+                let now = self.clock.now();
+                let event = QueuedEvent {
+                    id: request_id.clone(),
+                    function_name: resolved.version.function_name.clone(),
+                    qualifier: resolved.qualifier.clone(),
+                    payload: String::from_utf8_lossy(&payload).into_owned(),
+                    enqueued_at: now,
+                    attempts: 0,
+                    not_before: now,
+                };
+                // Acknowledged only once durable.
+                let events = Arc::clone(&self.events);
+                let stored = event.clone();
+                tokio::task::spawn_blocking(move || events.enqueue(&stored))
+                    .await
+                    .map_err(|err| LambdaError::service(format!("the event queue's worker failed: {err}")))?
+                    .map_err(|err| LambdaError::service(cloudlet_core::ErrorChain(&err).to_string()))?;
+                self.schedule_event(event);
                 Ok(InvokeOutput {
                     status: 202,
                     function_error: None,
@@ -278,7 +315,7 @@ impl Invoker {
                     "cloudlet_lambda_throttles_total",
                     "Invocations throttled, by reason.",
                     function,
-                    &[("reason", throttle.reason.as_str())],
+                    &[("reason", throttle.reason.label())],
                 );
                 return Err(LambdaError::throttled(throttle.reason.as_str(), throttle.message.into_owned()));
             }
@@ -526,6 +563,7 @@ impl Invoker {
             match result {
                 Some(InitOutcome::Ready) => {
                     let duration = self.clock.now().saturating_duration_since(env.started_at);
+                    self.observe_init_phases(env, duration);
                     *init = InitState::Done { unreported_duration: report_init.then_some(duration) };
                     let disposition = self.core().init_finished(env.id, self.clock.now());
                     if disposition == Disposition::ShutDown {
@@ -616,6 +654,7 @@ impl Invoker {
             endpoint_url: &self.settings.endpoint_url,
             work_root: &self.settings.environments_dir,
         };
+        let spawned = self.clock.now();
         let (process, mut child) = match ExecutionEnvironment::start(spec, &self.commands, &self.sandbox).await {
             Ok(started) => started,
             Err(err) => {
@@ -638,6 +677,7 @@ impl Invoker {
             process,
             log_stream,
             started_at,
+            spawn_duration: self.clock.now().saturating_duration_since(spawned),
             exited,
             init: tokio::sync::Mutex::new(InitState::Pending(init_outcome)),
         });
@@ -878,6 +918,54 @@ impl Invoker {
         }
     }
 
+    fn schedule_event(&self, event: QueuedEvent) {
+        lock(&self.event_schedule).insert((event.not_before, event.id.clone()), event);
+        self.events_changed.notify_one();
+    }
+
+    /// One attempt at an asynchronous invocation. A function result (errors
+    /// included) ends the event; a throttle or a failure to start goes back
+    /// to the queue with back-off until the event is too old.
+    async fn attempt_event(self: Arc<Self>, event: QueuedEvent) {
+        let resolved = self.control.resolve(&event.function_name, event.qualifier.as_deref(), 0.0);
+        let result = match &resolved {
+            Ok(resolved) => {
+                let payload = event.payload.clone().into_bytes();
+                self.execute(resolved, payload, false, None, event.id.clone()).await.map(drop)
+            }
+            Err(err) => Err(err.clone()),
+        };
+        let now = self.clock.now();
+        let retryable = matches!(
+            &result,
+            Err(err) if matches!(err.error_type, ErrorType::TooManyRequestsException | ErrorType::ServiceException)
+        );
+        let age = now.saturating_duration_since(event.enqueued_at);
+        let events = Arc::clone(&self.events);
+        if retryable && age < ASYNC_MAX_EVENT_AGE {
+            let attempts = event.attempts + 1;
+            let backoff = ASYNC_BACKOFF_FIRST
+                .saturating_mul(1u32.checked_shl(attempts.saturating_sub(1)).unwrap_or(u32::MAX))
+                .min(ASYNC_BACKOFF_MAX);
+            let not_before = now + backoff;
+            let id = event.id.clone();
+            let stored = tokio::task::spawn_blocking(move || events.reschedule(&id, attempts, not_before)).await;
+            if !matches!(stored, Ok(Ok(()))) {
+                tracing::warn!(event = event.id, "cannot record the event's retry; it stays due");
+            }
+            self.schedule_event(QueuedEvent { attempts, not_before, ..event });
+            return;
+        }
+        if let Err(err) = &result {
+            tracing::warn!(event = event.id, function = event.function_name, error = %err, "asynchronous invocation dropped");
+        }
+        let id = event.id.clone();
+        let removed = tokio::task::spawn_blocking(move || events.remove(&id)).await;
+        if !matches!(removed, Ok(Ok(()))) {
+            tracing::warn!(event = event.id, "cannot remove a finished event from the queue");
+        }
+    }
+
     fn live_env(&self, id: EnvId) -> Option<Arc<LiveEnvironment>> {
         self.live().get(&id).cloned()
     }
@@ -913,8 +1001,88 @@ impl Invoker {
         self.metrics.counter(name, help, &all).inc();
     }
 
+    /// Cold-start phases: `spawn` (process and sandbox set-up, up to the
+    /// runtime's `exec`) and `runtime_init` (from there to the runtime's
+    /// first `/next`: interpreter start, runtime client, the function's init
+    /// code). Code unpacking happens once per package at deploy time.
+    fn observe_init_phases(&self, env: &LiveEnvironment, init: Duration) {
+        let runtime_init = init.saturating_sub(env.spawn_duration);
+        for (phase, duration) in [("spawn", env.spawn_duration), ("runtime_init", runtime_init)] {
+            self.metrics
+                .histogram(
+                    "cloudlet_lambda_cold_start_phase_ms",
+                    "Cold-start phases of execution environments in milliseconds.",
+                    &[("phase", phase)],
+                    MS_BUCKETS,
+                )
+                .observe(duration.as_secs_f64() * 1000.0);
+        }
+    }
+
+    /// Sets the gauges that mirror the concurrency core (called before the
+    /// registry is rendered): concurrent executions per function and for the
+    /// account, unreserved executions, claimed concurrency, provisioned
+    /// utilisation.
+    pub fn export_gauges(&self) {
+        let snapshot = self.core().metrics();
+        let account = &snapshot.account;
+        let gauge = |name: &str, help: &str, labels: &[(&str, &str)], value: u64| {
+            self.metrics.gauge(name, help, labels).set(i64::try_from(value).unwrap_or(i64::MAX));
+        };
+        gauge(
+            "cloudlet_lambda_account_concurrent_executions",
+            "Invocations in flight across the account.",
+            &[],
+            u64::from(account.concurrent_executions),
+        );
+        gauge(
+            "cloudlet_lambda_unreserved_concurrent_executions",
+            "Invocations in flight of functions without reserved concurrency.",
+            &[],
+            u64::from(account.unreserved_concurrent_executions),
+        );
+        gauge(
+            "cloudlet_lambda_claimed_account_concurrency",
+            "Unreserved executions plus reserved and provisioned concurrency.",
+            &[],
+            account.claimed_account_concurrency,
+        );
+        gauge(
+            "cloudlet_lambda_host_memory_used_mb",
+            "Memory of all live execution environments (cloudlet's host budget).",
+            &[],
+            account.host_memory_used_mb,
+        );
+        let mut requested: HashMap<String, u32> = HashMap::new();
+        for config in self.control.all_provisioned_concurrency() {
+            *requested.entry(config.function_name).or_default() += config.requested;
+        }
+        for (function, m) in &snapshot.functions {
+            let labels = [("function", function.as_str())];
+            gauge(
+                "cloudlet_lambda_concurrent_executions",
+                "Invocations in flight, per function.",
+                &labels,
+                u64::from(m.concurrent_executions),
+            );
+            gauge(
+                "cloudlet_lambda_provisioned_concurrent_executions",
+                "Invocations in flight on provisioned environments, per function.",
+                &labels,
+                u64::from(m.provisioned_concurrent_executions),
+            );
+            if let Some(requested) = requested.get(function).filter(|n| **n > 0) {
+                gauge(
+                    "cloudlet_lambda_provisioned_concurrency_utilization_percent",
+                    "Provisioned executions in flight as a share of provisioned concurrency.",
+                    &labels,
+                    u64::from(m.provisioned_concurrent_executions) * 100 / u64::from(*requested),
+                );
+            }
+        }
+    }
+
     fn observe(&self, function: &str, duration: Duration, init_duration: Option<Duration>, failed: bool) {
-        const MS_BUCKETS: &[f64] = &[1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 10_000.0];
         self.metrics
             .histogram(
                 "cloudlet_lambda_duration_ms",
@@ -965,6 +1133,33 @@ fn provisioned_not_found() -> LambdaError {
         ErrorType::ProvisionedConcurrencyConfigNotFoundException,
         "No Provisioned Concurrency Config found for this function",
     )
+}
+
+/// Starts every due asynchronous invocation, then sleeps on the injected
+/// clock until the next is due or a new one arrives.
+async fn run_async_events(invoker: Arc<Invoker>) {
+    loop {
+        let changed = invoker.events_changed.notified();
+        let now = invoker.clock.now();
+        let (due, next) = {
+            let mut schedule = lock(&invoker.event_schedule);
+            let later = schedule.split_off(&(now + Duration::from_nanos(1), String::new()));
+            let due: Vec<QueuedEvent> = std::mem::replace(&mut *schedule, later).into_values().collect();
+            (due, schedule.keys().next().map(|(at, _)| *at))
+        };
+        for event in due {
+            tokio::spawn(Arc::clone(&invoker).attempt_event(event));
+        }
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    () = invoker.clock.sleep_until(at) => {}
+                    () = changed => {}
+                }
+            }
+            None => changed.await,
+        }
+    }
 }
 
 /// Idle environments are reclaimed after the keep-alive, on the injected

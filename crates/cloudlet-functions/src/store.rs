@@ -203,6 +203,7 @@ pub struct MemoryFunctionStore {
 #[derive(Debug, Default)]
 struct MemoryState {
     stored: StoredFunctions,
+    events: Vec<QueuedEvent>,
     fail_writes: bool,
     writes: u64,
 }
@@ -240,6 +241,20 @@ impl MemoryFunctionStore {
             return Err(FunctionStoreError::new(operation, InjectedFailure));
         }
         change(&mut state.stored);
+        state.writes += 1;
+        Ok(())
+    }
+
+    fn write_events(
+        &self,
+        operation: &'static str,
+        change: impl FnOnce(&mut Vec<QueuedEvent>),
+    ) -> Result<(), FunctionStoreError> {
+        let mut state = self.lock();
+        if state.fail_writes {
+            return Err(FunctionStoreError::new(operation, InjectedFailure));
+        }
+        change(&mut state.events);
         state.writes += 1;
         Ok(())
     }
@@ -318,5 +333,56 @@ impl FunctionStore for MemoryFunctionStore {
         self.write("delete_provisioned_concurrency", |stored| {
             stored.provisioned_concurrency.retain(|p| !(p.function_name == function_name && p.qualifier == qualifier));
         })
+    }
+}
+
+/// An asynchronous invocation waiting in the durable queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedEvent {
+    /// The invocation's request id.
+    pub id: String,
+    pub function_name: String,
+    pub qualifier: Option<String>,
+    /// The event, validated JSON.
+    pub payload: String,
+    pub enqueued_at: Timestamp,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Not to be attempted before this time (retry back-off).
+    pub not_before: Timestamp,
+}
+
+/// The durable queue of asynchronous (`Event`) invocations. An event is
+/// acknowledged with 202 only after [`EventQueueStore::enqueue`] returned.
+pub trait EventQueueStore: Send + Sync + fmt::Debug {
+    fn enqueue(&self, event: &QueuedEvent) -> Result<(), FunctionStoreError>;
+    /// Records another attempt and when the next may start.
+    fn reschedule(&self, id: &str, attempts: u32, not_before: Timestamp) -> Result<(), FunctionStoreError>;
+    /// The event is done (ran, or was given up on).
+    fn remove(&self, id: &str) -> Result<(), FunctionStoreError>;
+    /// Every queued event, oldest first (daemon start).
+    fn queued(&self) -> Result<Vec<QueuedEvent>, FunctionStoreError>;
+}
+
+impl EventQueueStore for MemoryFunctionStore {
+    fn enqueue(&self, event: &QueuedEvent) -> Result<(), FunctionStoreError> {
+        self.write_events("enqueue", |events| events.push(event.clone()))
+    }
+
+    fn reschedule(&self, id: &str, attempts: u32, not_before: Timestamp) -> Result<(), FunctionStoreError> {
+        self.write_events("reschedule", |events| {
+            if let Some(event) = events.iter_mut().find(|e| e.id == id) {
+                event.attempts = attempts;
+                event.not_before = not_before;
+            }
+        })
+    }
+
+    fn remove(&self, id: &str) -> Result<(), FunctionStoreError> {
+        self.write_events("remove", |events| events.retain(|e| e.id != id))
+    }
+
+    fn queued(&self) -> Result<Vec<QueuedEvent>, FunctionStoreError> {
+        Ok(self.lock().events.clone())
     }
 }

@@ -131,6 +131,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .metrics
         .gauge("cloudlet_uptime_seconds", "Seconds since the daemon started.", &[])
         .set(i64::try_from(uptime.as_secs()).unwrap_or(i64::MAX));
+    shared.invoker.export_gauges();
     let body = shared.metrics.render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }

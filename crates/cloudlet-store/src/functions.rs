@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use cloudlet_core::Timestamp;
 use cloudlet_functions::Runtime;
 use cloudlet_functions::store::{
-    AliasRecord, FunctionRecord, FunctionState, FunctionStore, FunctionStoreError, ProvisionedConcurrencyRecord,
-    StoredFunctions, VersionConfig, VersionRecord,
+    AliasRecord, EventQueueStore, FunctionRecord, FunctionState, FunctionStore, FunctionStoreError,
+    ProvisionedConcurrencyRecord, QueuedEvent, StoredFunctions, VersionConfig, VersionRecord,
 };
 use rusqlite::{Connection, Row, params};
 
@@ -48,6 +48,10 @@ fn query(operation: &'static str) -> impl Fn(rusqlite::Error) -> FunctionStoreEr
 
 fn millis(timestamp: Timestamp) -> i64 {
     i64::try_from(timestamp.as_unix_millis()).unwrap_or(i64::MAX)
+}
+
+fn from_millis(millis: i64) -> Timestamp {
+    Timestamp::from_unix_millis(u64::try_from(millis).unwrap_or(0))
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {
@@ -396,5 +400,68 @@ impl FunctionStore for Store {
             )
             .map(drop)
             .map_err(query("delete_provisioned_concurrency"))
+    }
+}
+
+impl EventQueueStore for Store {
+    fn enqueue(&self, event: &QueuedEvent) -> Result<(), FunctionStoreError> {
+        self.lock()
+            .execute(
+                "INSERT INTO function_async_events
+                     (id, function_name, qualifier, payload, enqueued_at_ms, attempts, not_before_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                rusqlite::params![
+                    event.id,
+                    event.function_name,
+                    event.qualifier,
+                    event.payload,
+                    millis(event.enqueued_at),
+                    event.attempts,
+                    millis(event.not_before)
+                ],
+            )
+            .map(drop)
+            .map_err(query("enqueue_event"))
+    }
+
+    fn reschedule(&self, id: &str, attempts: u32, not_before: Timestamp) -> Result<(), FunctionStoreError> {
+        self.lock()
+            .execute(
+                "UPDATE function_async_events SET attempts = ?2, not_before_ms = ?3 WHERE id = ?1",
+                rusqlite::params![id, attempts, millis(not_before)],
+            )
+            .map(drop)
+            .map_err(query("reschedule_event"))
+    }
+
+    fn remove(&self, id: &str) -> Result<(), FunctionStoreError> {
+        self.lock()
+            .execute("DELETE FROM function_async_events WHERE id = ?1", [id])
+            .map(drop)
+            .map_err(query("remove_event"))
+    }
+
+    fn queued(&self) -> Result<Vec<QueuedEvent>, FunctionStoreError> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare(
+                "SELECT id, function_name, qualifier, payload, enqueued_at_ms, attempts, not_before_ms
+                 FROM function_async_events ORDER BY enqueued_at_ms, id",
+            )
+            .map_err(query("queued_events"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(QueuedEvent {
+                    id: row.get(0)?,
+                    function_name: row.get(1)?,
+                    qualifier: row.get(2)?,
+                    payload: row.get(3)?,
+                    enqueued_at: from_millis(row.get(4)?),
+                    attempts: row.get(5)?,
+                    not_before: from_millis(row.get(6)?),
+                })
+            })
+            .map_err(query("queued_events"))?;
+        rows.collect::<Result<_, _>>().map_err(query("queued_events"))
     }
 }

@@ -106,6 +106,26 @@ pub static MIGRATIONS: &[Migration] = &[
         );
     ",
     },
+    Migration {
+        subsystem: "functions",
+        version: 2,
+        description: "the durable queue of asynchronous invocations",
+        // Payloads are validated JSON, so TEXT holds them in both SQLite and
+        // PostgreSQL. No foreign key: an event outlives a deleted function
+        // long enough to fail properly.
+        sql: "
+        CREATE TABLE function_async_events (
+            id             TEXT PRIMARY KEY,
+            function_name  TEXT NOT NULL,
+            qualifier      TEXT,
+            payload        TEXT NOT NULL,
+            enqueued_at_ms BIGINT NOT NULL,
+            attempts       INTEGER NOT NULL,
+            not_before_ms  BIGINT NOT NULL
+        );
+        CREATE INDEX function_async_events_due ON function_async_events (not_before_ms);
+    ",
+    },
 ];
 
 #[cfg(test)]

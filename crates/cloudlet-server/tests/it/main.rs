@@ -52,6 +52,7 @@ fn state() -> AppState {
     let metrics = Arc::new(Registry::new());
     let invoker = Invoker::new(
         Arc::clone(&functions),
+        Arc::new(MemoryFunctionStore::new()),
         InvokerSettings {
             concurrency: ConcurrencySettings::default(),
             region: "us-east-1".into(),
