@@ -1,6 +1,8 @@
 //! The server over real TCP on port 0: health, 404s, metrics, and graceful
 //! shutdown that lets in-flight requests finish.
 
+mod invoker;
+
 #[path = "../../../cloudlet/tests/it/http.rs"]
 #[allow(dead_code)]
 mod http;

@@ -101,7 +101,7 @@ fn every_record_round_trips_and_survives_reopening() {
     let store = open(dir.path());
     assert_eq!(store.load_all().expect("reload"), expected);
     assert!(
-        store.info().schema.iter().any(|s| s.subsystem == "functions" && s.version == 1),
+        store.info().schema.iter().any(|s| s.subsystem == "functions" && s.version >= 1),
         "{:?}",
         store.info().schema
     );
@@ -180,4 +180,35 @@ fn rows_this_build_cannot_read_are_reported() {
     let err = open(dir.path()).load_all().expect_err("unknown runtime");
     let message = ErrorChain(&err).to_string();
     assert!(message.contains("functions row `f` has unknown runtime `cobol85`"), "{message}");
+}
+
+#[test]
+fn queued_async_events_survive_reopening() {
+    use cloudlet_functions::store::{EventQueueStore, QueuedEvent};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let event = |id: &str, at_ms: u64| QueuedEvent {
+        id: id.to_owned(),
+        function_name: "f".to_owned(),
+        qualifier: Some("live".to_owned()),
+        payload: r#"{"n":1}"#.to_owned(),
+        enqueued_at: cloudlet_core::Timestamp::from_unix_millis(at_ms),
+        attempts: 0,
+        not_before: cloudlet_core::Timestamp::from_unix_millis(at_ms),
+    };
+    store.enqueue(&event("b", 2_000)).expect("enqueue b");
+    store.enqueue(&event("a", 1_000)).expect("enqueue a");
+    store.enqueue(&event("c", 3_000)).expect("enqueue c");
+    store.reschedule("a", 2, cloudlet_core::Timestamp::from_unix_millis(9_000)).expect("reschedule");
+    store.remove("c").expect("remove");
+    store.close().expect("close");
+
+    let store = open(dir.path());
+    let queued = store.queued().expect("queued");
+    let mut a = event("a", 1_000);
+    a.attempts = 2;
+    a.not_before = cloudlet_core::Timestamp::from_unix_millis(9_000);
+    assert_eq!(queued, vec![a, event("b", 2_000)], "oldest first, changes kept, removed gone");
+    assert!(store.enqueue(&event("b", 5_000)).is_err(), "an id is queued once");
 }
