@@ -442,16 +442,6 @@ class Cloudlet:
         if self.service:
             self.service.stop()
 
-    def info(self) -> Any:
-        client = Client(self.address)
-        try:
-            status, _, data = client.call("GET", "/_cloudlet/info")
-            return json.loads(data) if status == 200 else None
-        except (OSError, ValueError):
-            return None
-        finally:
-            client.close()
-
     def create(self, client: Client, name: str, code: FunctionCode, memory_mb: int) -> None:
         body = json.dumps({
             "FunctionName": name, "Runtime": code.runtime, "Handler": code.handler, "Role": ROLE,
@@ -585,7 +575,7 @@ class Peer:
         self.address = f"127.0.0.1:{self.ports['lambdaPort']}"
 
     def start(self, *extra: str) -> float:
-        """Starts the server; returns seconds from spawn to `Server ready`."""
+        """Starts the server; returns seconds from spawn to ready."""
         self.starts += 1
         env = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off",
                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
@@ -594,10 +584,10 @@ class Peer:
         began = time.perf_counter()
         self.service = Service("serverless-offline", command, cwd=PEER_SERVICE, env=env,
                                log_path=self.log_dir / f"peer-{self.starts}.log", grace_s=10.0)
-        self.service.wait_for_output(re.compile(r"Server ready"), 60)
-        ready_s = time.perf_counter() - began
-        # The lambda port answers once hapi listens; the line above comes after.
-        return ready_s
+        # With no HTTP events there is no "Server ready" line: the Lambda
+        # invoke server is up once it has listed the functions it exposes.
+        self.service.wait_for_output(re.compile(rf"\* pyecho: {PEER_SERVICE_NAME}-{PEER_STAGE}-pyecho"), 60)
+        return time.perf_counter() - began
 
     def stop(self) -> None:
         if self.service:
@@ -714,6 +704,19 @@ def floors(log_dir: Path, invokes: int, threads: int, seconds: float) -> dict[st
 # The machine
 
 
+def cpu_busy_percent(seconds: float = 1.0) -> float:
+    """How busy the host's CPUs are (all of them, 0-100), over `seconds`:
+    other people's builds on a shared machine make every number worse."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields), idle
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 100.0 * (1 - (idle1 - idle0) / max(total1 - total0, 1))
+
+
 def machine() -> dict[str, str]:
     info = {"kernel": platform.release()}
     try:
@@ -730,6 +733,7 @@ def machine() -> dict[str, str]:
     except (OSError, StopIteration):
         pass
     info["loadavg"] = open("/proc/loadavg").read().split(" ")[0]
+    info["busy_before"] = f"{cpu_busy_percent():.0f}%"
     info["node"] = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     info["python"] = platform.python_version()
     info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
@@ -831,20 +835,23 @@ def summary_lines(r: dict[str, Any], args: argparse.Namespace) -> list[str]:
     m = r["machine"]
     lines = [
         f"machine: {m.get('Model name', '?')}, {m.get('CPU(s)', '?')} CPUs, {m.get('memory', '?')}, "
-        f"Linux {m['kernel']}; load average at start {m['loadavg']}; node {m['node']}, python {m['python']}",
-        f"cloudlet {m['commit']} (release build), sandbox: {r['cloudlet'].get('sandbox', '?')}",
+        f"Linux {m['kernel']}; node {m['node']}, python {m['python']}",
+        f"host CPU busy (other processes) just before: {m['busy_before']}, just after: {r.get('busy_after', '?')}; "
+        f"load average at start {m['loadavg']}",
+        f"cloudlet {m['commit']} (release build); environments: {r['cloudlet'].get('sandbox', '?')}; Python "
+        f"runtime client: {r['cloudlet'].get('python_runtime_client', '?')}",
     ]
     if "peer" in r:
         v = r["peer"]["versions"]
         lines.append(f"peer: serverless-offline {v.get('serverless-offline')} on serverless {v.get('serverless')}; "
-                     f"server start to 'Server ready' median {median(r['peer']['server_ready_s']):.2f} s")
+                     f"server start to ready median {median(r['peer']['server_ready_s']):.2f} s")
     lines.append(f"warm: {args.invokes} sequential invokes after {WARM_UPS} warm-ups, one keep-alive connection; "
                  f"throughput: {args.threads} threads × {args.seconds:g} s after {WARM_UPS} warm-ups each at "
                  f"concurrency {args.threads}; cold: {args.cold_runs} runs per case; MemorySize "
                  f"{', '.join(str(x) for x in args.memory)} MB")
     if "peer" in r:
         lines.append(f"peer cold start = first invoke after a fresh server start ({args.settle_s:g} s after "
-                     f"'Server ready'); its --reloadHandler variant is the last rows")
+                     f"it is ready); its --reloadHandler variant is the last rows")
     f = r.get("floors")
     if f:
         lat, tp = f["client_floor_latency"], f["client_floor_throughput"]
@@ -878,7 +885,7 @@ def main() -> int:
     parser.add_argument("--memory", type=int, nargs="+", default=[1769, 128],
                         help="MemorySize of the cold-start cases; the first is used for warm and throughput")
     parser.add_argument("--settle-s", type=float, default=0.5,
-                        help="pause between the peer's 'Server ready' and its first invoke (default 0.5)")
+                        help="pause between the peer being ready and its first invoke (default 0.5)")
     parser.add_argument("--no-peer", action="store_true", help="measure cloudlet only")
     parser.add_argument("--no-floors", action="store_true", help="skip the floor measurements")
     args = parser.parse_args()
@@ -900,6 +907,7 @@ def main() -> int:
     finally:
         Service.stop_all()
         shutil.rmtree(work, ignore_errors=True)
+    results["busy_after"] = f"{cpu_busy_percent():.0f}%"
 
     rows = build_rows(results, args)
     summary = summary_lines(results, args)
@@ -938,9 +946,13 @@ def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
     cloudlet = Cloudlet(args.cloudlet, work / "data", log_dir)
     log(f"cloudlet: starting {args.cloudlet.relative_to(REPO) if args.cloudlet.is_relative_to(REPO) else args.cloudlet}")
     cloudlet.start()
-    info = cloudlet.info() or {}
+    sandbox = re.search(r'sandbox="([^"]+)"', cloudlet.service.output())
+    env = daemon_env()
+    has_ric = subprocess.run([shutil.which("python3.11", path=env["PATH"]) or "python3.11", "-c",
+                              "import awslambdaric"], env=env, capture_output=True).returncode == 0
     results["cloudlet"] = {"warm": {}, "throughput": {}, "cold": {}, "address": cloudlet.address,
-                           "sandbox": find_key(info, "sandbox") or "see the daemon log"}
+                           "sandbox": sandbox.group(1) if sandbox else "?",
+                           "python_runtime_client": "awslambdaric" if has_ric else "built-in bootstrap"}
     control = Client(cloudlet.address)
     names = {}
     for runtime in RUNTIMES:
@@ -998,20 +1010,6 @@ def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
     if not args.no_floors:
         log("floors: process start and the client against a trivial server")
         results["floors"] = floors(log_dir, args.invokes, args.threads, args.seconds)
-
-
-def find_key(value: Any, key: str) -> Any:
-    """The first `key` anywhere in a JSON value."""
-    if isinstance(value, dict):
-        if key in value:
-            return value[key]
-        value = list(value.values())
-    if isinstance(value, list):
-        for item in value:
-            found = find_key(item, key)
-            if found is not None:
-                return found
-    return None
 
 
 if __name__ == "__main__":

@@ -376,17 +376,38 @@ async fn read_logs(fd: OwnedFd, log: Arc<LogCapture>) {
     }
 }
 
-/// Appends finished invocations' log lines to the log stream's file:
-/// `LOGS_DIR/<group with / as %2F>/<stream with / as %2F>.log`.
-pub fn append_to_stream(logs_dir: &Path, group: &str, stream: &str, lines: &[String]) -> std::io::Result<()> {
-    let dir = logs_dir.join(group.replace('/', "%2F"));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("{}.log", stream.replace('/', "%2F")));
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    let mut text = String::new();
-    for line in lines {
-        text.push_str(line);
-        text.push('\n');
+/// One log stream's file, `LOGS_DIR/<group>/<stream>.log` (with `/` written
+/// as `%2F`), kept open for the environment's life so that each invocation
+/// costs one `write`.
+#[derive(Debug)]
+pub struct LogStreamFile {
+    path: PathBuf,
+    file: Mutex<Option<std::fs::File>>,
+}
+
+impl LogStreamFile {
+    pub fn new(logs_dir: &Path, group: &str, stream: &str) -> LogStreamFile {
+        let path = logs_dir.join(group.replace('/', "%2F")).join(format!("{}.log", stream.replace('/', "%2F")));
+        LogStreamFile { path, file: Mutex::new(None) }
     }
-    file.write_all(text.as_bytes())
+
+    /// Appends an invocation's lines in one write.
+    pub fn append(&self, lines: &[String]) -> std::io::Result<()> {
+        let mut text = String::new();
+        for line in lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if file.is_none() {
+            if let Some(dir) = self.path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            *file = Some(std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?);
+        }
+        match file.as_mut() {
+            Some(file) => file.write_all(text.as_bytes()),
+            None => Ok(()),
+        }
+    }
 }

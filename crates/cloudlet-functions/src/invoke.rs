@@ -23,7 +23,7 @@ use crate::concurrency::{
     Admission, ConcurrencyController, ConcurrencySettings, Disposition, EnvId, InvokeRequest, Outcome,
 };
 use crate::control::{ControlPlane, Resolved};
-use crate::environment::{EnvironmentSpec, ExecutionEnvironment, RuntimeCommands, append_to_stream};
+use crate::environment::{EnvironmentSpec, ExecutionEnvironment, LogStreamFile, RuntimeCommands};
 use crate::error::{ErrorType, LambdaError};
 use crate::model::FunctionVersion;
 use crate::runtime_api::{InitOutcome, Invocation, RuntimeApiServer, RuntimeChannel, RuntimeEndpoint, RuntimeReply};
@@ -124,6 +124,8 @@ pub struct Invoker {
     /// ... and its schedule in memory, by (not before, id).
     event_schedule: Mutex<std::collections::BTreeMap<(Timestamp, String), QueuedEvent>>,
     events_changed: Notify,
+    /// Counts processes started, to name their work dirs and cgroups.
+    processes_started: std::sync::atomic::AtomicU64,
 }
 
 /// An execution environment the invoker runs.
@@ -133,7 +135,7 @@ struct LiveEnvironment {
     channel: Arc<RuntimeChannel>,
     endpoint: Mutex<Option<RuntimeEndpoint>>,
     process: ExecutionEnvironment,
-    log_stream: String,
+    log_file: LogStreamFile,
     started_at: Timestamp,
     /// How long spawning the process took (the first cold-start phase).
     spawn_duration: Duration,
@@ -218,6 +220,7 @@ impl Invoker {
             events,
             event_schedule: Mutex::new(std::collections::BTreeMap::new()),
             events_changed: Notify::new(),
+            processes_started: std::sync::atomic::AtomicU64::new(0),
         });
         // Events acknowledged before a restart run now.
         let queued = invoker.events.queued().map_err(std::io::Error::other)?;
@@ -411,9 +414,8 @@ impl Invoker {
         }
 
         self.observe(function, duration, init_duration, function_error.is_some());
-        let log_group = log_group(function);
-        if let Err(err) = append_to_stream(&self.settings.logs_dir, &log_group, &env.log_stream, &lines) {
-            tracing::warn!(error = %err, log_group, "cannot write the log stream");
+        if let Err(err) = env.log_file.append(&lines) {
+            tracing::warn!(error = %err, function, "cannot write the log stream");
         }
         for line in &lines {
             tracing::debug!(target: "cloudlet::function", function, "{line}");
@@ -644,7 +646,10 @@ impl Invoker {
         let log_stream = log_stream_name(started_at, &version.version);
         let log_group = log_group(&version.function_name);
         let spec = EnvironmentSpec {
-            name: format!("env-{}", id.0),
+            // Unique per process, not per environment: a restarted
+            // environment (suppressed init) must not share the old
+            // process's cgroup, which is removed once that process is gone.
+            name: format!("env-{}-{}", id.0, self.processes_started.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
             version: &version,
             initialization_type,
             runtime_api: endpoint.addr,
@@ -675,7 +680,7 @@ impl Invoker {
             channel,
             endpoint: Mutex::new(Some(endpoint)),
             process,
-            log_stream,
+            log_file: LogStreamFile::new(&self.settings.logs_dir, &log_group, &log_stream),
             started_at,
             spawn_duration: self.clock.now().saturating_duration_since(spawned),
             exited,

@@ -2,6 +2,7 @@
 
 mod cli;
 mod daemon;
+mod fn_cli;
 mod http;
 mod lambda_api;
 mod tidy;
