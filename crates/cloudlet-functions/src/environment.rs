@@ -36,6 +36,19 @@ pub struct RuntimeCommands {
     /// matters: version-manager shims (pyenv, nvm) cost a shell start per
     /// cold start.
     interpreters: Mutex<HashMap<String, Interpreter>>,
+    /// Pre-started runtime processes, by interpreter executable: the
+    /// interpreter is up and the runtime client imported, waiting on stdin
+    /// for the environment it is to become. Taking one instead of spawning
+    /// takes the interpreter's start-up off the cold start.
+    spares: Mutex<HashMap<PathBuf, Spare>>,
+}
+
+/// A pre-started runtime process (see [`RuntimeCommands`]).
+#[derive(Debug)]
+struct Spare {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    log_pipe: OwnedFd,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +75,7 @@ impl RuntimeCommands {
             node_bootstrap,
             path: std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
             interpreters: Mutex::new(HashMap::new()),
+            spares: Mutex::new(HashMap::new()),
         })
     }
 
@@ -107,9 +121,81 @@ impl RuntimeCommands {
         interpreter
     }
 
+    /// The built-in bootstrap that `version` can run as a spare, with its
+    /// interpreter: Python without awslambdaric, and Node.js.
+    async fn spare_target(&self, version: &FunctionVersion) -> Option<(PathBuf, PathBuf)> {
+        match version.runtime.family() {
+            RuntimeFamily::Python => {
+                let python = self.interpreter(version.runtime.as_str(), PYTHON_PROBE).await;
+                (!python.has_ric).then(|| (python.executable, self.python_bootstrap.clone()))
+            }
+            RuntimeFamily::Nodejs => {
+                let node = self.interpreter("node", NODE_PROBE).await;
+                Some((node.executable, self.node_bootstrap.clone()))
+            }
+            RuntimeFamily::Provided => None,
+        }
+    }
+
+    /// Takes the spare for `interpreter`, if one is ready, and starts its
+    /// replacement.
+    fn take_spare(&self, interpreter: &Path, bootstrap: &Path) -> Option<Spare> {
+        let spare = self.spares.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(interpreter);
+        self.start_spare(interpreter, bootstrap);
+        // A spare that died meanwhile is no use.
+        spare.filter(|spare| spare.child.id().is_some())
+    }
+
+    /// Kills every waiting spare (daemon shutdown).
+    pub fn stop_spares(&self) {
+        let spares = std::mem::take(&mut *self.spares.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        for (_, mut spare) in spares {
+            let _ = spare.child.start_kill();
+        }
+    }
+
+    /// Starts a spare for `interpreter` unless one is waiting.
+    fn start_spare(&self, interpreter: &Path, bootstrap: &Path) {
+        let mut spares = self.spares.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if spares.contains_key(interpreter) {
+            return;
+        }
+        match spawn_spare(interpreter, bootstrap, &self.path) {
+            Ok(spare) => {
+                spares.insert(interpreter.to_owned(), spare);
+            }
+            Err(err) => tracing::debug!(interpreter = %interpreter.display(), error = %err, "no spare runtime"),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Interpreter>> {
         self.interpreters.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn spawn_spare(interpreter: &Path, bootstrap: &Path, path: &OsString) -> std::io::Result<Spare> {
+    let (log_reader, log_writer) = std::io::pipe()?;
+    let stderr_writer = log_writer.try_clone()?;
+    let mut command = tokio::process::Command::new(interpreter);
+    command
+        .arg(bootstrap)
+        .arg("--spare")
+        .env_clear()
+        .env("PATH", path)
+        // Interpreter start-up settings cannot change later: the ones every
+        // environment of the runtime family gets.
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("LANG", "en_US.UTF-8")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::from(log_writer))
+        .stderr(Stdio::from(stderr_writer))
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = command.spawn()?;
+    drop(command);
+    let stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("spare without stdin"))?;
+    Ok(Spare { child, stdin, log_pipe: OwnedFd::from(log_reader) })
 }
 
 /// Prints the interpreter's executable, then `ric` if awslambdaric imports.
@@ -150,6 +236,12 @@ pub struct ExecutionEnvironment {
     log_pipe: OwnedFd,
 }
 
+/// A spare that could not be adopted; its limits go to a new process.
+struct SpareFailed {
+    limits: EnvLimits,
+    reason: &'static str,
+}
+
 /// Why an environment could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
@@ -180,9 +272,85 @@ impl ExecutionEnvironment {
         let tmp_dir = work_dir.join("tmp");
         std::fs::create_dir_all(&tmp_dir).map_err(|source| SpawnError::WorkDir { path: tmp_dir.clone(), source })?;
 
+        let limits = sandbox.environment(&spec.name, version.memory_mb);
+        // Spares need control groups: a process can join one after it
+        // started, but cannot be given an address-space limit it lacks.
+        if limits.uses_cgroups()
+            && let Some((interpreter, bootstrap)) = commands.spare_target(version).await
+            && let Some(spare) = commands.take_spare(&interpreter, &bootstrap)
+        {
+            match Self::adopt(spare, &spec, commands, limits, &work_dir, &tmp_dir).await {
+                Ok(started) => return Ok(started),
+                Err(SpareFailed { limits: returned, reason }) => {
+                    tracing::debug!(reason, "spare runtime failed; starting a new process");
+                    return Self::spawn(spec, commands, returned, work_dir, tmp_dir).await;
+                }
+            }
+        }
+        Self::spawn(spec, commands, limits, work_dir, tmp_dir).await
+    }
+
+    /// Turns a spare into this environment: into its control groups, then
+    /// its configuration on stdin (the environment variables, the working
+    /// directory, the handler).
+    async fn adopt(
+        mut spare: Spare,
+        spec: &EnvironmentSpec<'_>,
+        commands: &RuntimeCommands,
+        limits: EnvLimits,
+        work_dir: &Path,
+        tmp_dir: &Path,
+    ) -> Result<(ExecutionEnvironment, tokio::process::Child), SpareFailed> {
+        use tokio::io::AsyncWriteExt as _;
+        let Some(pid) = spare.child.id() else {
+            return Err(SpareFailed { limits, reason: "exited" });
+        };
+        if !limits.adopt(pid) {
+            return Err(SpareFailed { limits, reason: "cannot join the control groups" });
+        }
+        let environment: serde_json::Map<String, serde_json::Value> = lambda_environment(spec, &commands.path, tmp_dir)
+            .into_iter()
+            .map(|(key, value)| (key, serde_json::Value::from(value.to_string_lossy().into_owned())))
+            .collect();
+        let config = serde_json::json!({
+            "env": environment,
+            "cwd": spec.version.code.dir,
+            "handler": spec.version.handler,
+        });
+        let mut line = config.to_string().into_bytes();
+        line.push(b'\n');
+        if spare.stdin.write_all(&line).await.is_err() || spare.stdin.shutdown().await.is_err() {
+            // It had joined the groups: it must not linger there.
+            let _ = spare.child.start_kill();
+            return Err(SpareFailed { limits, reason: "cannot configure" });
+        }
+        let log = Arc::new(LogCapture::default());
+        let Ok(reader_fd) = spare.log_pipe.try_clone() else {
+            let _ = spare.child.start_kill();
+            return Err(SpareFailed { limits, reason: "cannot read its output" });
+        };
+        tokio::spawn(read_logs(reader_fd, Arc::clone(&log)));
+        let environment = ExecutionEnvironment {
+            pid: Some(pid),
+            limits,
+            work_dir: work_dir.to_owned(),
+            log,
+            log_pipe: spare.log_pipe,
+        };
+        Ok((environment, spare.child))
+    }
+
+    /// Starts a new runtime process for the environment.
+    async fn spawn(
+        spec: EnvironmentSpec<'_>,
+        commands: &RuntimeCommands,
+        limits: EnvLimits,
+        work_dir: PathBuf,
+        tmp_dir: PathBuf,
+    ) -> Result<(ExecutionEnvironment, tokio::process::Child), SpawnError> {
+        let version = spec.version;
         let (program, mut args) = commands.command(version).await;
         let node = version.runtime.family() == RuntimeFamily::Nodejs;
-        let limits = sandbox.environment(&spec.name, version.memory_mb);
         if node && !limits.uses_cgroups() {
             args.insert(0, format!("--max-old-space-size={}", version.memory_mb));
         }

@@ -989,6 +989,7 @@ impl Invoker {
             self.core().remove(id);
             self.shut_down(id);
         }
+        self.commands.stop_spares();
         self.sandbox.remove();
     }
 

@@ -151,6 +151,20 @@ impl EnvLimits {
         self.kind != LimitKind::Rlimit
     }
 
+    /// Moves a running process into these groups (a pre-started runtime).
+    /// On cgroup v1 its memory charges move with it, so the group's peak
+    /// covers the whole process; on v2 they stay behind, which is why
+    /// [`EnvLimits::peak_memory_bytes`] also reads the process's own peak.
+    pub fn adopt(&self, pid: u32) -> bool {
+        if self.kind == LimitKind::Rlimit {
+            return false;
+        }
+        if self.kind == LimitKind::V1 {
+            let _ = fs::write(self.groups[0].join("memory.move_charge_at_immigrate"), "3");
+        }
+        self.groups.iter().all(|group| fs::write(group.join("cgroup.procs"), pid.to_string()).is_ok())
+    }
+
     /// The program and leading arguments that put a process under these
     /// limits before it `exec`s `program args...`.
     pub fn wrap(&self, program: &Path, args: &[String], node: bool) -> (PathBuf, Vec<String>) {
@@ -187,20 +201,21 @@ impl EnvLimits {
         (PathBuf::from("/bin/sh"), wrapped)
     }
 
-    /// The environment's peak memory use so far, in bytes: the group's
-    /// high-water mark, else the root process's `VmHWM`.
+    /// The environment's peak memory use so far, in bytes: the larger of
+    /// the group's high-water mark and the root process's own (`VmHWM`).
     pub fn peak_memory_bytes(&self, pid: Option<u32>) -> Option<u64> {
         let from_group = match self.kind {
             LimitKind::V2 => read_u64(&self.groups[0].join("memory.peak")),
             LimitKind::V1 => read_u64(&self.groups[0].join("memory.max_usage_in_bytes")),
             LimitKind::Rlimit => None,
         };
-        from_group.or_else(|| {
-            let status = fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+        let from_process = pid.and_then(|pid| {
+            let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
             let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
             let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
             Some(kb * 1024)
-        })
+        });
+        from_group.max(from_process)
     }
 
     /// Whether the kernel's OOM killer has killed a process of this group.

@@ -10,7 +10,8 @@ import path from "node:path";
 import fs from "node:fs";
 import { pathToFileURL } from "node:url";
 
-const [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
+let host;
+let port;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const PREFIX = "/2018-06-01/runtime";
 
@@ -134,7 +135,32 @@ function runHandler(handler, event, context) {
   });
 }
 
+// A spare (`--spare`): cloudlet started this process ahead of time. Wait for
+// the environment's configuration on stdin, then become it.
+async function becomeEnvironment() {
+  const line = await new Promise((resolve, reject) => {
+    let buffered = "";
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", (chunk) => {
+      buffered += chunk;
+      const end = buffered.indexOf("\n");
+      if (end >= 0) {
+        process.stdin.destroy();
+        resolve(buffered.slice(0, end));
+      }
+    });
+    process.stdin.on("end", () => reject(new Error("no configuration on stdin")));
+  });
+  const config = JSON.parse(line);
+  for (const key of Object.keys(process.env)) delete process.env[key];
+  Object.assign(process.env, config.env);
+  process.chdir(config.cwd);
+  process.argv[2] = config.handler;
+}
+
 async function main() {
+  if (process.argv[2] === "--spare") await becomeEnvironment();
+  [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
   let handler;
   try {
     handler = await loadHandler(process.argv[2]);

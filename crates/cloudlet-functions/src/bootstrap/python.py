@@ -12,7 +12,6 @@ import socket
 import sys
 import time
 
-RUNTIME_API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 API_PREFIX = "/2018-06-01/runtime"
 
 
@@ -225,8 +224,24 @@ def _get_handler(handler):
         return fault_handler
 
 
+def _become_environment():
+    """A spare (`--spare`): cloudlet started this interpreter ahead of time.
+    Wait for the environment's configuration on stdin, then become it."""
+    config = json.loads(sys.stdin.readline())
+    os.environ.clear()
+    os.environ.update(config["env"])
+    os.chdir(config["cwd"])
+    sys.argv = [sys.argv[0], config["handler"]]
+    time.tzset()
+    for entry in reversed(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
+        if entry and entry not in sys.path:
+            sys.path.insert(0, entry)
+
+
 def main():
-    client = _Client(RUNTIME_API)
+    if len(sys.argv) > 1 and sys.argv[1] == "--spare":
+        _become_environment()
+    client = _Client(os.environ["AWS_LAMBDA_RUNTIME_API"])
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     if task_root not in sys.path:
         sys.path.insert(0, task_root)
