@@ -779,6 +779,61 @@ def test_async_events_are_durable_across_kill_9(new_daemon, make_client, python_
     assert written["aws_request_id"] == inv.request_id
 
 
+def test_event_invoke_config_api(daemon, lambda_client, python_zip):
+    client = lambda_client
+    name = python_function(client, python_zip, "echo.handler")
+    assert_error(lambda: client.get_function_event_invoke_config(FunctionName=name), 404, "ResourceNotFoundException",
+                 f"The function {function_arn(name, '$LATEST')} doesn't have an EventInvokeConfig")
+    put = client.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1)
+    assert put["FunctionArn"] == function_arn(name, "$LATEST")
+    assert (put["MaximumRetryAttempts"], put["MaximumEventAgeInSeconds"]) == (1, 21600)
+    updated = client.update_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=60)
+    assert (updated["MaximumRetryAttempts"], updated["MaximumEventAgeInSeconds"]) == (1, 60), "update merges"
+    replaced = client.put_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=120)
+    assert (replaced["MaximumRetryAttempts"], replaced["MaximumEventAgeInSeconds"]) == (2, 120), "put replaces"
+    assert_error(lambda: client.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=3), 400,
+                 "ValidationException")
+    listed = client.list_function_event_invoke_configs(FunctionName=name)["FunctionEventInvokeConfigs"]
+    assert [c["FunctionArn"] for c in listed] == [function_arn(name, "$LATEST")]
+    client.delete_function_event_invoke_config(FunctionName=name)
+    assert client.list_function_event_invoke_configs(FunctionName=name)["FunctionEventInvokeConfigs"] == []
+
+
+def test_async_failure_and_success_reach_their_destinations(daemon, lambda_client, python_zip, side_effect_dir):
+    """A failing function with 0 retries sends a RetriesExhausted record to its
+    OnFailure destination (another function); a succeeding one a Success
+    record to OnSuccess."""
+    client = lambda_client
+    recorder = python_function(client, python_zip, "record.handler")
+    failing = python_function(client, python_zip, "raise.handler")
+    client.put_function_event_invoke_config(
+        FunctionName=failing, MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": function_arn(recorder)}})
+    target = side_effect_dir / f"{failing}-record.json"
+    inv = invoke(client, failing, {"record_path": str(target)}, invocation_type="Event")
+    assert inv.status == 202
+    wait_until(target.exists, timeout=30, what="the failure record to reach the destination function")
+    record = json.loads(target.read_text())
+    assert record["version"] == "1.0"
+    assert record["requestContext"] == {"requestId": inv.request_id, "functionArn": function_arn(failing, "$LATEST"),
+                                        "condition": "RetriesExhausted", "approximateInvokeCount": 1}
+    assert record["requestPayload"] == {"record_path": str(target)}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST",
+                                         "functionError": "Unhandled"}
+    assert record["responsePayload"]["errorType"] == "ValueError"
+
+    succeeding = python_function(client, python_zip, "echo.handler")
+    client.put_function_event_invoke_config(
+        FunctionName=succeeding, DestinationConfig={"OnSuccess": {"Destination": function_arn(recorder)}})
+    target = side_effect_dir / f"{succeeding}-record.json"
+    inv = invoke(client, succeeding, {"record_path": str(target)}, invocation_type="Event")
+    wait_until(target.exists, timeout=30, what="the success record to reach the destination function")
+    record = json.loads(target.read_text())
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["responsePayload"] == {"record_path": str(target)}
+    assert "functionError" not in record["responseContext"]
+
+
 def test_dry_run(daemon, lambda_client, python_zip):
     name = python_function(lambda_client, python_zip, "echo.handler")
     inv = invoke(lambda_client, name, {}, invocation_type="DryRun")

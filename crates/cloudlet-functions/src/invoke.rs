@@ -19,6 +19,10 @@ use cloudlet_core::metrics::Registry;
 use cloudlet_core::{SharedClock, Timestamp};
 use tokio::sync::{Notify, watch};
 
+use crate::async_config::{
+    Condition, EventInvokeConfig, EventInvokeConfigChange, LastResponse, NextStep, after_invocation, after_throttle,
+    apply_change, invocation_record,
+};
 use crate::concurrency::{
     Admission, ConcurrencyController, ConcurrencySettings, Disposition, EnvId, InvokeRequest, Outcome,
 };
@@ -28,7 +32,7 @@ use crate::error::{ErrorType, LambdaError};
 use crate::model::FunctionVersion;
 use crate::runtime_api::{InitOutcome, Invocation, RuntimeApiServer, RuntimeChannel, RuntimeEndpoint, RuntimeReply};
 use crate::sandbox::Sandbox;
-use crate::store::{EventQueueStore, QueuedEvent};
+use crate::store::{EventInvokeConfigStore, EventQueueStore, QueuedEvent};
 
 /// Request and response payload limit of synchronous invocations, bytes.
 pub const SYNC_PAYLOAD_LIMIT_BYTES: usize = 6 * 1024 * 1024;
@@ -42,12 +46,6 @@ pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Provisioned environments may initialise for longer (reference §3.4:
 /// max(130 s, the function timeout); 130 s covers every default).
 pub const PROVISIONED_INIT_TIMEOUT: Duration = Duration::from_secs(130);
-/// Throttled or failed-to-start asynchronous invocations are retried with
-/// exponential back-off from 1 s up to 5 minutes (reference §3.5) ...
-const ASYNC_BACKOFF_FIRST: Duration = Duration::from_secs(1);
-const ASYNC_BACKOFF_MAX: Duration = Duration::from_secs(300);
-/// ... until the event is this old (`MaximumEventAgeInSeconds` default).
-const ASYNC_MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
 /// Buckets (ms) of the duration histograms.
 const MS_BUCKETS: &[f64] = &[0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 10_000.0];
 /// `X-Amz-Log-Result` carries the last 4 KB of the invocation's log.
@@ -124,6 +122,13 @@ pub struct Invoker {
     /// ... and its schedule in memory, by (not before, id).
     event_schedule: Mutex<std::collections::BTreeMap<(Timestamp, String), QueuedEvent>>,
     events_changed: Notify,
+    /// Asynchronous invocation settings, by (function, qualifier), written
+    /// through to `event_configs_store`.
+    event_configs: Mutex<HashMap<(String, String), EventInvokeConfig>>,
+    event_configs_store: Arc<dyn EventInvokeConfigStore>,
+    /// Delivers invocation records to SQS destinations, once the queue
+    /// service is wired in.
+    message_sink: std::sync::OnceLock<Arc<dyn MessageSink>>,
     /// Counts processes started, to name their work dirs and cgroups.
     processes_started: std::sync::atomic::AtomicU64,
 }
@@ -196,6 +201,7 @@ impl Invoker {
     pub fn new(
         control: Arc<ControlPlane>,
         events: Arc<dyn EventQueueStore>,
+        event_configs_store: Arc<dyn EventInvokeConfigStore>,
         settings: InvokerSettings,
         runtime_api: Arc<dyn RuntimeApiServer>,
         clock: SharedClock,
@@ -221,7 +227,14 @@ impl Invoker {
             event_schedule: Mutex::new(std::collections::BTreeMap::new()),
             events_changed: Notify::new(),
             processes_started: std::sync::atomic::AtomicU64::new(0),
+            event_configs: Mutex::new(HashMap::new()),
+            event_configs_store,
+            message_sink: std::sync::OnceLock::new(),
         });
+        let configs = invoker.event_configs_store.event_invoke_configs().map_err(std::io::Error::other)?;
+        for config in configs {
+            lock(&invoker.event_configs).insert((config.function_name.clone(), config.qualifier.clone()), config);
+        }
         // Events acknowledged before a restart run now.
         let queued = invoker.events.queued().map_err(std::io::Error::other)?;
         for event in queued {
@@ -270,6 +283,7 @@ impl Invoker {
                     payload: String::from_utf8_lossy(&payload).into_owned(),
                     enqueued_at: now,
                     attempts: 0,
+                    invocations: 0,
                     not_before: now,
                 };
                 // Acknowledged only once durable.
@@ -928,47 +942,225 @@ impl Invoker {
         self.events_changed.notify_one();
     }
 
-    /// One attempt at an asynchronous invocation. A function result (errors
-    /// included) ends the event; a throttle or a failure to start goes back
-    /// to the queue with back-off until the event is too old.
+    /// One attempt at an asynchronous invocation, and what follows from it
+    /// under the function's [`EventInvokeConfig`]: a retry (function errors
+    /// after 1 and 2 minutes; throttles and failures to start with
+    /// back-off), or the end, delivered to the OnSuccess/OnFailure
+    /// destination.
     async fn attempt_event(self: Arc<Self>, event: QueuedEvent) {
+        let qualifier = event.qualifier.clone().unwrap_or_else(|| crate::model::LATEST.to_owned());
+        let config = self.event_invoke_config(&event.function_name, &qualifier);
         let resolved = self.control.resolve(&event.function_name, event.qualifier.as_deref(), 0.0);
-        let result = match &resolved {
-            Ok(resolved) => {
-                let payload = event.payload.clone().into_bytes();
-                self.execute(resolved, payload, false, None, event.id.clone()).await.map(drop)
+        let resolved = match resolved {
+            Ok(resolved) => resolved,
+            Err(err) => {
+                tracing::warn!(event = event.id, function = event.function_name, error = %err, "asynchronous invocation dropped");
+                self.forget_event(&event.id).await;
+                return;
             }
-            Err(err) => Err(err.clone()),
         };
+        let payload = event.payload.clone().into_bytes();
+        let result = self.execute(&resolved, payload, false, None, event.id.clone()).await;
         let now = self.clock.now();
-        let retryable = matches!(
-            &result,
-            Err(err) if matches!(err.error_type, ErrorType::TooManyRequestsException | ErrorType::ServiceException)
-        );
-        let age = now.saturating_duration_since(event.enqueued_at);
-        let events = Arc::clone(&self.events);
-        if retryable && age < ASYNC_MAX_EVENT_AGE {
-            let attempts = event.attempts + 1;
-            let backoff = ASYNC_BACKOFF_FIRST
-                .saturating_mul(1u32.checked_shl(attempts.saturating_sub(1)).unwrap_or(u32::MAX))
-                .min(ASYNC_BACKOFF_MAX);
-            let not_before = now + backoff;
-            let id = event.id.clone();
-            let stored = tokio::task::spawn_blocking(move || events.reschedule(&id, attempts, not_before)).await;
-            if !matches!(stored, Ok(Ok(()))) {
-                tracing::warn!(event = event.id, "cannot record the event's retry; it stays due");
+        let (next, attempts, invocations, last_response) = match result {
+            Ok(output) => {
+                let invocations = event.invocations + 1;
+                let failed = output.function_error.is_some();
+                let payload = serde_json::from_slice(&output.payload)
+                    .unwrap_or_else(|_| serde_json::Value::from(String::from_utf8_lossy(&output.payload).into_owned()));
+                let response = LastResponse {
+                    executed_version: output.executed_version.unwrap_or_default(),
+                    function_error: output.function_error.map(str::to_owned),
+                    payload,
+                };
+                let next = after_invocation(&config, failed, invocations, event.enqueued_at, now);
+                (next, event.attempts, invocations, Some(response))
             }
-            self.schedule_event(QueuedEvent { attempts, not_before, ..event });
-            return;
+            Err(err) => {
+                tracing::debug!(event = event.id, error = %err, "asynchronous invocation throttled or not started");
+                let attempts = event.attempts + 1;
+                (after_throttle(&config, attempts, event.enqueued_at, now), attempts, event.invocations, None)
+            }
+        };
+        match next {
+            NextStep::RetryAt(not_before) => {
+                let events = Arc::clone(&self.events);
+                let id = event.id.clone();
+                let stored =
+                    tokio::task::spawn_blocking(move || events.reschedule(&id, attempts, invocations, not_before))
+                        .await;
+                if !matches!(stored, Ok(Ok(()))) {
+                    tracing::warn!(event = event.id, "cannot record the event's retry; it stays due");
+                }
+                self.schedule_event(QueuedEvent { attempts, invocations, not_before, ..event });
+            }
+            NextStep::Finished(condition) => {
+                let destination = match condition {
+                    Condition::Success => config.on_success.as_deref(),
+                    _ => config.on_failure.as_deref(),
+                };
+                if let Some(destination) = destination {
+                    let request_payload = serde_json::from_str(&event.payload).unwrap_or(serde_json::Value::Null);
+                    let record = invocation_record(
+                        &event.id,
+                        &self.control.scope().lambda_function_arn(&event.function_name, Some(&qualifier)).to_string(),
+                        condition,
+                        invocations.max(1),
+                        &request_payload,
+                        last_response.as_ref(),
+                        now,
+                    );
+                    self.deliver(destination, &record).await;
+                }
+                if condition != Condition::Success {
+                    tracing::info!(
+                        event = event.id,
+                        function = event.function_name,
+                        condition = condition.as_str(),
+                        "asynchronous invocation failed"
+                    );
+                }
+                self.forget_event(&event.id).await;
+            }
         }
-        if let Err(err) = &result {
-            tracing::warn!(event = event.id, function = event.function_name, error = %err, "asynchronous invocation dropped");
+    }
+
+    /// Sends an invocation record to an SQS queue or (as an asynchronous
+    /// invocation) to a function.
+    async fn deliver(self: &Arc<Self>, destination: &str, record: &serde_json::Value) {
+        let delivered = if destination.split(':').nth(2) == Some("lambda") {
+            let input = InvokeInput {
+                function_name: destination.to_owned(),
+                qualifier: None,
+                invocation_type: InvocationType::Event,
+                tail_log: false,
+                payload: record.to_string().into_bytes(),
+                client_context: None,
+            };
+            Box::pin(self.invoke(input)).await.map(drop).map_err(|err| err.to_string())
+        } else {
+            match self.message_sink.get() {
+                Some(sink) => sink.send_message(destination, &record.to_string()),
+                None => Err("no queue service is running".to_owned()),
+            }
+        };
+        if let Err(err) = delivered {
+            self.metrics
+                .counter(
+                    "cloudlet_lambda_destination_delivery_failures_total",
+                    "Invocation records that could not be delivered to their destination.",
+                    &[],
+                )
+                .inc();
+            tracing::warn!(destination, error = err, "cannot deliver an invocation record");
         }
-        let id = event.id.clone();
-        let removed = tokio::task::spawn_blocking(move || events.remove(&id)).await;
+    }
+
+    async fn forget_event(&self, id: &str) {
+        let events = Arc::clone(&self.events);
+        let owned = id.to_owned();
+        let removed = tokio::task::spawn_blocking(move || events.remove(&owned)).await;
         if !matches!(removed, Ok(Ok(()))) {
-            tracing::warn!(event = event.id, "cannot remove a finished event from the queue");
+            tracing::warn!(event = id, "cannot remove a finished event from the queue");
         }
+    }
+
+    /// Wires in the queue service for SQS destinations (once).
+    pub fn set_message_sink(&self, sink: Arc<dyn MessageSink>) {
+        let _ = self.message_sink.set(sink);
+    }
+
+    /// The settings that apply to asynchronous invocations of `qualifier`.
+    fn event_invoke_config(&self, function_name: &str, qualifier: &str) -> EventInvokeConfig {
+        lock(&self.event_configs)
+            .get(&(function_name.to_owned(), qualifier.to_owned()))
+            .cloned()
+            .unwrap_or_else(|| EventInvokeConfig::defaults(function_name, qualifier))
+    }
+
+    /// `PutFunctionEventInvokeConfig` (`replace`: unspecified settings
+    /// return to their defaults) and `UpdateFunctionEventInvokeConfig`.
+    pub fn put_event_invoke_config(
+        &self,
+        function_name: &str,
+        qualifier: Option<&str>,
+        change: &EventInvokeConfigChange,
+        replace: bool,
+    ) -> Result<(EventInvokeConfig, String), LambdaError> {
+        let resolved = self.control.resolve(function_name, qualifier, 0.0)?;
+        let name = resolved.version.function_name.clone();
+        let qualifier = qualifier.unwrap_or(crate::model::LATEST).to_owned();
+        let key = (name.clone(), qualifier.clone());
+        let existing = lock(&self.event_configs).get(&key).cloned();
+        if !replace && existing.is_none() {
+            return Err(self.no_event_invoke_config(&name, &qualifier));
+        }
+        let base = match existing {
+            Some(existing) if !replace => existing,
+            _ => EventInvokeConfig::defaults(&name, &qualifier),
+        };
+        let config = apply_change(base, change, self.clock.now())?;
+        self.event_configs_store
+            .put_event_invoke_config(&config)
+            .map_err(|err| LambdaError::service(cloudlet_core::ErrorChain(&err).to_string()))?;
+        lock(&self.event_configs).insert(key, config.clone());
+        let arn = self.control.scope().lambda_function_arn(&name, Some(&qualifier)).to_string();
+        Ok((config, arn))
+    }
+
+    /// `GetFunctionEventInvokeConfig`.
+    pub fn get_event_invoke_config(
+        &self,
+        function_name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(EventInvokeConfig, String), LambdaError> {
+        let name = self.control.resolve(function_name, qualifier, 0.0)?.version.function_name.clone();
+        let qualifier = qualifier.unwrap_or(crate::model::LATEST).to_owned();
+        let config = lock(&self.event_configs).get(&(name.clone(), qualifier.clone())).cloned();
+        let config = config.ok_or_else(|| self.no_event_invoke_config(&name, &qualifier))?;
+        let arn = self.control.scope().lambda_function_arn(&name, Some(&qualifier)).to_string();
+        Ok((config, arn))
+    }
+
+    /// `DeleteFunctionEventInvokeConfig`.
+    pub fn delete_event_invoke_config(&self, function_name: &str, qualifier: Option<&str>) -> Result<(), LambdaError> {
+        let name = self.control.resolve(function_name, qualifier, 0.0)?.version.function_name.clone();
+        let qualifier = qualifier.unwrap_or(crate::model::LATEST).to_owned();
+        if !lock(&self.event_configs).contains_key(&(name.clone(), qualifier.clone())) {
+            return Err(self.no_event_invoke_config(&name, &qualifier));
+        }
+        self.event_configs_store
+            .delete_event_invoke_config(&name, &qualifier)
+            .map_err(|err| LambdaError::service(cloudlet_core::ErrorChain(&err).to_string()))?;
+        lock(&self.event_configs).remove(&(name, qualifier));
+        Ok(())
+    }
+
+    /// `ListFunctionEventInvokeConfigs`: every qualifier's settings.
+    pub fn list_event_invoke_configs(
+        &self,
+        function_name: &str,
+    ) -> Result<Vec<(EventInvokeConfig, String)>, LambdaError> {
+        let name = self.control.resolve(function_name, None, 0.0)?.version.function_name.clone();
+        let mut configs: Vec<EventInvokeConfig> =
+            lock(&self.event_configs).values().filter(|c| c.function_name == name).cloned().collect();
+        configs.sort_by(|a, b| a.qualifier.cmp(&b.qualifier));
+        let scope = self.control.scope();
+        Ok(configs
+            .into_iter()
+            .map(|config| {
+                let arn = scope.lambda_function_arn(&name, Some(&config.qualifier)).to_string();
+                (config, arn)
+            })
+            .collect())
+    }
+
+    fn no_event_invoke_config(&self, function_name: &str, qualifier: &str) -> LambdaError {
+        let arn = self.control.scope().lambda_function_arn(function_name, Some(qualifier));
+        LambdaError::new(
+            ErrorType::ResourceNotFoundException,
+            format!("The function {arn} doesn't have an EventInvokeConfig"),
+        )
     }
 
     fn live_env(&self, id: EnvId) -> Option<Arc<LiveEnvironment>> {
@@ -1111,6 +1303,12 @@ impl Invoker {
             self.count("cloudlet_lambda_errors_total", "Invocations that ended in a function error.", function, &[]);
         }
     }
+}
+
+/// Sends messages to SQS queues by ARN: how invocation records reach SQS
+/// destinations. The queue service implements it.
+pub trait MessageSink: Send + Sync + std::fmt::Debug {
+    fn send_message(&self, queue_arn: &str, body: &str) -> Result<(), String>;
 }
 
 /// A provisioned-concurrency configuration as the API reports it.

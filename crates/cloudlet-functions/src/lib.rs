@@ -5,6 +5,7 @@
 //! environment or which throttle, when idle environments are reclaimed) and
 //! the thin runtime that carries those decisions out with real processes.
 
+pub mod async_config;
 pub mod concurrency;
 pub mod control;
 pub mod environment;

@@ -15,6 +15,7 @@ use std::fmt;
 
 use cloudlet_core::Timestamp;
 
+use crate::async_config::EventInvokeConfig;
 use crate::model::Runtime;
 
 /// A store failure, with the operation that failed and its cause.
@@ -204,6 +205,7 @@ pub struct MemoryFunctionStore {
 struct MemoryState {
     stored: StoredFunctions,
     events: Vec<QueuedEvent>,
+    event_invoke_configs: Vec<EventInvokeConfig>,
     fail_writes: bool,
     writes: u64,
 }
@@ -241,6 +243,20 @@ impl MemoryFunctionStore {
             return Err(FunctionStoreError::new(operation, InjectedFailure));
         }
         change(&mut state.stored);
+        state.writes += 1;
+        Ok(())
+    }
+
+    fn write_configs(
+        &self,
+        operation: &'static str,
+        change: impl FnOnce(&mut Vec<EventInvokeConfig>),
+    ) -> Result<(), FunctionStoreError> {
+        let mut state = self.lock();
+        if state.fail_writes {
+            return Err(FunctionStoreError::new(operation, InjectedFailure));
+        }
+        change(&mut state.event_invoke_configs);
         state.writes += 1;
         Ok(())
     }
@@ -346,8 +362,10 @@ pub struct QueuedEvent {
     /// The event, validated JSON.
     pub payload: String,
     pub enqueued_at: Timestamp,
-    /// Attempts made so far.
+    /// Attempts that were throttled or failed to start, so far.
     pub attempts: u32,
+    /// Times the function ran for this event, so far.
+    pub invocations: u32,
     /// Not to be attempted before this time (retry back-off).
     pub not_before: Timestamp,
 }
@@ -357,7 +375,13 @@ pub struct QueuedEvent {
 pub trait EventQueueStore: Send + Sync + fmt::Debug {
     fn enqueue(&self, event: &QueuedEvent) -> Result<(), FunctionStoreError>;
     /// Records another attempt and when the next may start.
-    fn reschedule(&self, id: &str, attempts: u32, not_before: Timestamp) -> Result<(), FunctionStoreError>;
+    fn reschedule(
+        &self,
+        id: &str,
+        attempts: u32,
+        invocations: u32,
+        not_before: Timestamp,
+    ) -> Result<(), FunctionStoreError>;
     /// The event is done (ran, or was given up on).
     fn remove(&self, id: &str) -> Result<(), FunctionStoreError>;
     /// Every queued event, oldest first (daemon start).
@@ -369,10 +393,17 @@ impl EventQueueStore for MemoryFunctionStore {
         self.write_events("enqueue", |events| events.push(event.clone()))
     }
 
-    fn reschedule(&self, id: &str, attempts: u32, not_before: Timestamp) -> Result<(), FunctionStoreError> {
+    fn reschedule(
+        &self,
+        id: &str,
+        attempts: u32,
+        invocations: u32,
+        not_before: Timestamp,
+    ) -> Result<(), FunctionStoreError> {
         self.write_events("reschedule", |events| {
             if let Some(event) = events.iter_mut().find(|e| e.id == id) {
                 event.attempts = attempts;
+                event.invocations = invocations;
                 event.not_before = not_before;
             }
         })
@@ -384,5 +415,31 @@ impl EventQueueStore for MemoryFunctionStore {
 
     fn queued(&self) -> Result<Vec<QueuedEvent>, FunctionStoreError> {
         Ok(self.lock().events.clone())
+    }
+}
+
+/// Where asynchronous invocation settings are kept.
+pub trait EventInvokeConfigStore: Send + Sync + fmt::Debug {
+    fn put_event_invoke_config(&self, config: &EventInvokeConfig) -> Result<(), FunctionStoreError>;
+    fn delete_event_invoke_config(&self, function_name: &str, qualifier: &str) -> Result<(), FunctionStoreError>;
+    fn event_invoke_configs(&self) -> Result<Vec<EventInvokeConfig>, FunctionStoreError>;
+}
+
+impl EventInvokeConfigStore for MemoryFunctionStore {
+    fn put_event_invoke_config(&self, config: &EventInvokeConfig) -> Result<(), FunctionStoreError> {
+        self.write_configs("put_event_invoke_config", |configs| {
+            configs.retain(|c| !(c.function_name == config.function_name && c.qualifier == config.qualifier));
+            configs.push(config.clone());
+        })
+    }
+
+    fn delete_event_invoke_config(&self, function_name: &str, qualifier: &str) -> Result<(), FunctionStoreError> {
+        self.write_configs("delete_event_invoke_config", |configs| {
+            configs.retain(|c| !(c.function_name == function_name && c.qualifier == qualifier));
+        })
+    }
+
+    fn event_invoke_configs(&self) -> Result<Vec<EventInvokeConfig>, FunctionStoreError> {
+        Ok(self.lock().event_invoke_configs.clone())
     }
 }

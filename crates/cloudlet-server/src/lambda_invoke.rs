@@ -14,6 +14,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use cloudlet_functions::async_config::{EventInvokeConfig, EventInvokeConfigChange};
 use cloudlet_functions::invoke::{InvocationType, InvokeInput, Invoker, ProvisionedConfigView};
 use cloudlet_functions::{ErrorType, LambdaError};
 use serde::Deserialize;
@@ -38,6 +39,14 @@ pub(crate) fn routes() -> Router<AppState> {
             "/2019-09-30/functions/{function}/provisioned-concurrency",
             get(get_provisioned).put(put_provisioned).delete(delete_provisioned),
         )
+        .route(
+            "/2019-09-25/functions/{function}/event-invoke-config",
+            get(get_event_invoke_config)
+                .put(put_event_invoke_config)
+                .post(update_event_invoke_config)
+                .delete(delete_event_invoke_config),
+        )
+        .route("/2019-09-25/functions/{function}/event-invoke-config/list", get(list_event_invoke_configs))
         .route("/2016-08-19/account-settings", get(account_settings))
         .route("/2016-08-19/account-settings/", get(account_settings))
         .route("/_cloudlet/functions/stats", get(stats))
@@ -277,6 +286,138 @@ async fn logs(State(state): State<AppState>, Path(function): Path<String>, uri: 
     match read {
         Ok((lines, next_offset)) => json_ok(StatusCode::OK, &json!({ "lines": lines, "next_offset": next_offset })),
         Err(err) => error_response(&LambdaError::service(format!("reading logs failed: {err}"))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct EventInvokeConfigBody {
+    #[serde(rename = "MaximumRetryAttempts")]
+    maximum_retry_attempts: Option<i64>,
+    #[serde(rename = "MaximumEventAgeInSeconds")]
+    maximum_event_age_s: Option<i64>,
+    #[serde(rename = "DestinationConfig")]
+    destination_config: Option<DestinationConfigBody>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DestinationConfigBody {
+    #[serde(rename = "OnSuccess")]
+    on_success: Option<DestinationBody>,
+    #[serde(rename = "OnFailure")]
+    on_failure: Option<DestinationBody>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DestinationBody {
+    #[serde(rename = "Destination")]
+    destination: Option<String>,
+}
+
+fn event_invoke_change(body: &[u8]) -> Result<EventInvokeConfigChange, LambdaError> {
+    let body: EventInvokeConfigBody = if body.is_empty() {
+        EventInvokeConfigBody { maximum_retry_attempts: None, maximum_event_age_s: None, destination_config: None }
+    } else {
+        serde_json::from_slice(body).map_err(|err| {
+            LambdaError::new(
+                ErrorType::InvalidRequestContentException,
+                format!("Could not parse request body into json: {err}"),
+            )
+        })?
+    };
+    let (on_success, on_failure) = match body.destination_config {
+        Some(config) => {
+            (Some(config.on_success.and_then(|d| d.destination)), Some(config.on_failure.and_then(|d| d.destination)))
+        }
+        None => (None, None),
+    };
+    Ok(EventInvokeConfigChange {
+        maximum_retry_attempts: body.maximum_retry_attempts,
+        maximum_event_age_s: body.maximum_event_age_s,
+        on_success,
+        on_failure,
+    })
+}
+
+fn event_invoke_json(config: &EventInvokeConfig, function_arn: &str) -> Value {
+    let destination = |arn: &Option<String>| match arn {
+        Some(arn) => json!({ "Destination": arn }),
+        None => json!({}),
+    };
+    json!({
+        "LastModified": config.last_modified.as_unix_millis() as f64 / 1000.0,
+        "FunctionArn": function_arn,
+        "MaximumRetryAttempts": config.maximum_retry_attempts,
+        "MaximumEventAgeInSeconds": config.maximum_event_age_s,
+        "DestinationConfig": {
+            "OnSuccess": destination(&config.on_success),
+            "OnFailure": destination(&config.on_failure),
+        },
+    })
+}
+
+async fn put_event_invoke_config(
+    State(state): State<AppState>,
+    Path(function): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    write_event_invoke_config(state, function, uri, body, true).await
+}
+
+async fn update_event_invoke_config(
+    State(state): State<AppState>,
+    Path(function): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    write_event_invoke_config(state, function, uri, body, false).await
+}
+
+async fn write_event_invoke_config(
+    state: AppState,
+    function: String,
+    uri: Uri,
+    body: Bytes,
+    replace: bool,
+) -> Response {
+    let change = match event_invoke_change(&body) {
+        Ok(change) => change,
+        Err(err) => return error_response(&err),
+    };
+    let qualifier = QualifierQuery::of(&uri).qualifier;
+    let invoker = Arc::clone(state.invoker());
+    blocking(
+        move || invoker.put_event_invoke_config(&function, qualifier.as_deref(), &change, replace),
+        |(config, arn)| json_ok(StatusCode::OK, &event_invoke_json(&config, &arn)),
+    )
+    .await
+}
+
+async fn get_event_invoke_config(State(state): State<AppState>, Path(function): Path<String>, uri: Uri) -> Response {
+    let qualifier = QualifierQuery::of(&uri).qualifier;
+    match state.invoker().get_event_invoke_config(&function, qualifier.as_deref()) {
+        Ok((config, arn)) => json_ok(StatusCode::OK, &event_invoke_json(&config, &arn)),
+        Err(err) => error_response(&err),
+    }
+}
+
+async fn delete_event_invoke_config(State(state): State<AppState>, Path(function): Path<String>, uri: Uri) -> Response {
+    let qualifier = QualifierQuery::of(&uri).qualifier;
+    let invoker = Arc::clone(state.invoker());
+    blocking(
+        move || invoker.delete_event_invoke_config(&function, qualifier.as_deref()),
+        |()| StatusCode::NO_CONTENT.into_response(),
+    )
+    .await
+}
+
+async fn list_event_invoke_configs(State(state): State<AppState>, Path(function): Path<String>) -> Response {
+    match state.invoker().list_event_invoke_configs(&function) {
+        Ok(configs) => {
+            let configs: Vec<Value> = configs.iter().map(|(config, arn)| event_invoke_json(config, arn)).collect();
+            json_ok(StatusCode::OK, &json!({ "FunctionEventInvokeConfigs": configs }))
+        }
+        Err(err) => error_response(&err),
     }
 }
 

@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 
 use cloudlet_core::Timestamp;
 use cloudlet_functions::Runtime;
+use cloudlet_functions::async_config::EventInvokeConfig;
 use cloudlet_functions::store::{
-    AliasRecord, EventQueueStore, FunctionRecord, FunctionState, FunctionStore, FunctionStoreError,
-    ProvisionedConcurrencyRecord, QueuedEvent, StoredFunctions, VersionConfig, VersionRecord,
+    AliasRecord, EventInvokeConfigStore, EventQueueStore, FunctionRecord, FunctionState, FunctionStore,
+    FunctionStoreError, ProvisionedConcurrencyRecord, QueuedEvent, StoredFunctions, VersionConfig, VersionRecord,
 };
 use rusqlite::{Connection, Row, params};
 
@@ -408,8 +409,8 @@ impl EventQueueStore for Store {
         self.lock()
             .execute(
                 "INSERT INTO function_async_events
-                     (id, function_name, qualifier, payload, enqueued_at_ms, attempts, not_before_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                     (id, function_name, qualifier, payload, enqueued_at_ms, attempts, invocations, not_before_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 rusqlite::params![
                     event.id,
                     event.function_name,
@@ -417,6 +418,7 @@ impl EventQueueStore for Store {
                     event.payload,
                     millis(event.enqueued_at),
                     event.attempts,
+                    event.invocations,
                     millis(event.not_before)
                 ],
             )
@@ -424,11 +426,17 @@ impl EventQueueStore for Store {
             .map_err(query("enqueue_event"))
     }
 
-    fn reschedule(&self, id: &str, attempts: u32, not_before: Timestamp) -> Result<(), FunctionStoreError> {
+    fn reschedule(
+        &self,
+        id: &str,
+        attempts: u32,
+        invocations: u32,
+        not_before: Timestamp,
+    ) -> Result<(), FunctionStoreError> {
         self.lock()
             .execute(
-                "UPDATE function_async_events SET attempts = ?2, not_before_ms = ?3 WHERE id = ?1",
-                rusqlite::params![id, attempts, millis(not_before)],
+                "UPDATE function_async_events SET attempts = ?2, invocations = ?3, not_before_ms = ?4 WHERE id = ?1",
+                rusqlite::params![id, attempts, invocations, millis(not_before)],
             )
             .map(drop)
             .map_err(query("reschedule_event"))
@@ -445,7 +453,7 @@ impl EventQueueStore for Store {
         let conn = self.lock();
         let mut statement = conn
             .prepare(
-                "SELECT id, function_name, qualifier, payload, enqueued_at_ms, attempts, not_before_ms
+                "SELECT id, function_name, qualifier, payload, enqueued_at_ms, attempts, invocations, not_before_ms
                  FROM function_async_events ORDER BY enqueued_at_ms, id",
             )
             .map_err(query("queued_events"))?;
@@ -458,10 +466,75 @@ impl EventQueueStore for Store {
                     payload: row.get(3)?,
                     enqueued_at: from_millis(row.get(4)?),
                     attempts: row.get(5)?,
-                    not_before: from_millis(row.get(6)?),
+                    invocations: row.get(6)?,
+                    not_before: from_millis(row.get(7)?),
                 })
             })
             .map_err(query("queued_events"))?;
         rows.collect::<Result<_, _>>().map_err(query("queued_events"))
+    }
+}
+
+impl EventInvokeConfigStore for Store {
+    fn put_event_invoke_config(&self, config: &EventInvokeConfig) -> Result<(), FunctionStoreError> {
+        self.lock()
+            .execute(
+                "INSERT INTO function_event_invoke_configs
+                     (function_name, qualifier, maximum_retry_attempts, maximum_event_age_s, on_success, on_failure,
+                      last_modified_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (function_name, qualifier) DO UPDATE SET
+                     maximum_retry_attempts = excluded.maximum_retry_attempts,
+                     maximum_event_age_s = excluded.maximum_event_age_s,
+                     on_success = excluded.on_success,
+                     on_failure = excluded.on_failure,
+                     last_modified_ms = excluded.last_modified_ms",
+                rusqlite::params![
+                    config.function_name,
+                    config.qualifier,
+                    config.maximum_retry_attempts,
+                    config.maximum_event_age_s,
+                    config.on_success,
+                    config.on_failure,
+                    millis(config.last_modified)
+                ],
+            )
+            .map(drop)
+            .map_err(query("put_event_invoke_config"))
+    }
+
+    fn delete_event_invoke_config(&self, function_name: &str, qualifier: &str) -> Result<(), FunctionStoreError> {
+        self.lock()
+            .execute(
+                "DELETE FROM function_event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
+                [function_name, qualifier],
+            )
+            .map(drop)
+            .map_err(query("delete_event_invoke_config"))
+    }
+
+    fn event_invoke_configs(&self) -> Result<Vec<EventInvokeConfig>, FunctionStoreError> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare(
+                "SELECT function_name, qualifier, maximum_retry_attempts, maximum_event_age_s, on_success, on_failure,
+                        last_modified_ms
+                 FROM function_event_invoke_configs ORDER BY function_name, qualifier",
+            )
+            .map_err(query("event_invoke_configs"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(EventInvokeConfig {
+                    function_name: row.get(0)?,
+                    qualifier: row.get(1)?,
+                    maximum_retry_attempts: row.get(2)?,
+                    maximum_event_age_s: row.get(3)?,
+                    on_success: row.get(4)?,
+                    on_failure: row.get(5)?,
+                    last_modified: from_millis(row.get(6)?),
+                })
+            })
+            .map_err(query("event_invoke_configs"))?;
+        rows.collect::<Result<_, _>>().map_err(query("event_invoke_configs"))
     }
 }

@@ -109,7 +109,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration {
         subsystem: "functions",
         version: 2,
-        description: "the durable queue of asynchronous invocations",
+        description: "the durable queue of asynchronous invocations and their settings",
         // Payloads are validated JSON, so TEXT holds them in both SQLite and
         // PostgreSQL. No foreign key: an event outlives a deleted function
         // long enough to fail properly.
@@ -121,9 +121,20 @@ pub static MIGRATIONS: &[Migration] = &[
             payload        TEXT NOT NULL,
             enqueued_at_ms BIGINT NOT NULL,
             attempts       INTEGER NOT NULL,
+            invocations    INTEGER NOT NULL,
             not_before_ms  BIGINT NOT NULL
         );
         CREATE INDEX function_async_events_due ON function_async_events (not_before_ms);
+        CREATE TABLE function_event_invoke_configs (
+            function_name          TEXT NOT NULL,
+            qualifier              TEXT NOT NULL,
+            maximum_retry_attempts INTEGER NOT NULL,
+            maximum_event_age_s    INTEGER NOT NULL,
+            on_success             TEXT,
+            on_failure             TEXT,
+            last_modified_ms       BIGINT NOT NULL,
+            PRIMARY KEY (function_name, qualifier)
+        );
     ",
     },
 ];

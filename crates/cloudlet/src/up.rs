@@ -19,7 +19,7 @@ use cloudlet_functions::control::{ControlPlane, ControlPlaneError};
 use cloudlet_functions::invoke::{Invoker, InvokerSettings};
 use cloudlet_functions::package::PackageCache;
 use cloudlet_functions::probe::HostRuntimeProbe;
-use cloudlet_functions::store::{EventQueueStore, FunctionStore};
+use cloudlet_functions::store::{EventInvokeConfigStore, EventQueueStore, FunctionStore};
 use cloudlet_server::runtime_api::LoopbackRuntimeApi;
 use cloudlet_server::{AppState, DaemonInfo, StoreSummary};
 use cloudlet_store::{DATABASE_FILE, Store, StoreError};
@@ -134,6 +134,7 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
         let invoker = Invoker::new(
             Arc::clone(&functions),
             Arc::clone(&store) as Arc<dyn EventQueueStore>,
+            Arc::clone(&store) as Arc<dyn EventInvokeConfigStore>,
             InvokerSettings {
                 concurrency,
                 region: scope.region.to_string(),

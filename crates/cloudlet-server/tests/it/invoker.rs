@@ -82,6 +82,7 @@ async fn idle_environments_are_reclaimed_on_the_injected_clock() {
     let invoker = Invoker::new(
         Arc::clone(&control),
         Arc::new(MemoryFunctionStore::new()),
+        Arc::new(MemoryFunctionStore::new()),
         InvokerSettings {
             concurrency: ConcurrencySettings { keep_alive, ..ConcurrencySettings::default() },
             region: "us-east-1".into(),

@@ -55,6 +55,7 @@ fn state() -> AppState {
     let invoker = Invoker::new(
         Arc::clone(&functions),
         Arc::new(MemoryFunctionStore::new()),
+        Arc::new(MemoryFunctionStore::new()),
         InvokerSettings {
             concurrency: ConcurrencySettings::default(),
             region: "us-east-1".into(),

@@ -195,12 +195,13 @@ fn queued_async_events_survive_reopening() {
         payload: r#"{"n":1}"#.to_owned(),
         enqueued_at: cloudlet_core::Timestamp::from_unix_millis(at_ms),
         attempts: 0,
+        invocations: 0,
         not_before: cloudlet_core::Timestamp::from_unix_millis(at_ms),
     };
     store.enqueue(&event("b", 2_000)).expect("enqueue b");
     store.enqueue(&event("a", 1_000)).expect("enqueue a");
     store.enqueue(&event("c", 3_000)).expect("enqueue c");
-    store.reschedule("a", 2, cloudlet_core::Timestamp::from_unix_millis(9_000)).expect("reschedule");
+    store.reschedule("a", 2, 1, cloudlet_core::Timestamp::from_unix_millis(9_000)).expect("reschedule");
     store.remove("c").expect("remove");
     store.close().expect("close");
 
@@ -208,6 +209,7 @@ fn queued_async_events_survive_reopening() {
     let queued = store.queued().expect("queued");
     let mut a = event("a", 1_000);
     a.attempts = 2;
+    a.invocations = 1;
     a.not_before = cloudlet_core::Timestamp::from_unix_millis(9_000);
     assert_eq!(queued, vec![a, event("b", 2_000)], "oldest first, changes kept, removed gone");
     assert!(store.enqueue(&event("b", 5_000)).is_err(), "an id is queued once");
