@@ -1175,13 +1175,29 @@ impl Invoker {
     }
 
     /// Shuts every environment down (daemon shutdown).
-    pub fn shut_down_all(&self) {
-        let ids: Vec<EnvId> = self.live().keys().copied().collect();
-        for id in ids {
-            self.core().remove(id);
-            self.shut_down(id);
+    ///
+    /// Waits (at most 2 s, Lambda's shutdown allowance) for the processes to
+    /// exit so that their cgroups and work dirs can be removed.
+    pub async fn shut_down_all(&self) {
+        let envs: Vec<Arc<LiveEnvironment>> = self.live().drain().map(|(_, env)| env).collect();
+        for env in &envs {
+            self.core().remove(env.id);
+            env.process.kill();
+            if let Some(endpoint) = lock(&env.endpoint).take() {
+                (endpoint.stop)();
+            }
         }
         self.commands.stop_spares();
+        let exited = async {
+            for env in &envs {
+                let mut exited = env.exited.clone();
+                let _ = exited.wait_for(Option::is_some).await;
+                env.process.remove_files();
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), exited).await;
+        // The environments' groups go with them; then the parent groups.
+        drop(envs);
         self.sandbox.remove();
     }
 

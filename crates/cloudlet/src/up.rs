@@ -172,7 +172,7 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
             }
         }
         .map_err(|source| UpError::Serve { addr: local_addr, source });
-        invoker.shut_down_all();
+        invoker.shut_down_all().await;
         served
     });
     // Nothing may outlive the store: dropping the runtime stops every task

@@ -117,5 +117,5 @@ async fn idle_environments_are_reclaimed_on_the_injected_clock() {
     }
     let (fresh, cold) = invoke(&invoker, "idle").await;
     assert!(cold && fresh != pid, "after the keep-alive a new environment starts cold");
-    invoker.shut_down_all();
+    invoker.shut_down_all().await;
 }
