@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import re
 import threading
 import time
@@ -832,6 +834,19 @@ def test_async_failure_and_success_reach_their_destinations(daemon, lambda_clien
     assert record["requestContext"]["condition"] == "Success"
     assert record["responsePayload"] == {"record_path": str(target)}
     assert "functionError" not in record["responseContext"]
+
+
+def test_a_warm_environment_that_died_while_idle_is_not_used(daemon, lambda_client, python_zip):
+    """An idle environment whose process dies (killed from outside) is
+    forgotten: the next invoke starts a new environment instead of failing."""
+    name = python_function(lambda_client, python_zip, "crash.handler")
+    pid = invoke(lambda_client, name, {"exit": False}).json()["pid"]
+    os.kill(pid, signal.SIGKILL)
+    env_pid_dead(pid)
+    inv = invoke(lambda_client, name, {"exit": False}, log_tail=True)
+    assert inv.status == 200 and inv.function_error is None, inv.payload
+    assert inv.json()["pid"] != pid
+    assert assert_start_end_report(inv).init_ms is not None, "a new environment starts cold"
 
 
 def test_dry_run(daemon, lambda_client, python_zip):

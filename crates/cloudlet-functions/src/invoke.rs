@@ -320,22 +320,36 @@ impl Invoker {
         let version = &resolved.version;
         let function = version.function_name.as_str();
         let qualifier = resolved.qualifier.as_deref().unwrap_or(crate::model::LATEST);
-        let admission = {
-            let request =
-                InvokeRequest { function, qualifier, version: &version.version, memory_mb: version.memory_mb };
-            self.core().admit(&request, self.clock.now())
-        };
-        let admission = match admission {
-            Ok(admission) => admission,
-            Err(throttle) => {
-                self.count(
-                    "cloudlet_lambda_throttles_total",
-                    "Invocations throttled, by reason.",
-                    function,
-                    &[("reason", throttle.reason.label())],
-                );
-                return Err(LambdaError::throttled(throttle.reason.as_str(), throttle.message.into_owned()));
+        let request = InvokeRequest { function, qualifier, version: &version.version, memory_mb: version.memory_mb };
+        // A warm environment whose process has just died is dropped and the
+        // invocation admitted again; the bound only guards against a loop.
+        let mut admitted = None;
+        for _ in 0..8 {
+            let admission = match self.core().admit(&request, self.clock.now()) {
+                Ok(admission) => admission,
+                Err(throttle) => {
+                    self.count(
+                        "cloudlet_lambda_throttles_total",
+                        "Invocations throttled, by reason.",
+                        function,
+                        &[("reason", throttle.reason.label())],
+                    );
+                    return Err(LambdaError::throttled(throttle.reason.as_str(), throttle.message.into_owned()));
+                }
+            };
+            if let Admission::Provisioned { env } | Admission::Warm { env, .. } = admission
+                && self.live_env(env).is_none_or(|live| live.exited.borrow().is_some())
+            {
+                self.core().remove(env);
+                self.shut_down(env);
+                self.reconcile_provisioned(Vec::new());
+                continue;
             }
+            admitted = Some(admission);
+            break;
+        }
+        let Some(admission) = admitted else {
+            return Err(LambdaError::service("no live execution environment could be found"));
         };
         let (env, start_kind) = match admission {
             Admission::Provisioned { env } => {
@@ -682,12 +696,16 @@ impl Invoker {
             }
         };
         let (exit_tx, exited) = watch::channel(None);
+        let invoker = Arc::downgrade(self);
         tokio::spawn(async move {
             let description = match child.wait().await {
                 Ok(status) => describe_exit(status),
                 Err(err) => format!("wait failed: {err}"),
             };
             let _ = exit_tx.send(Some(ExitInfo { description, oom_killed: false }));
+            if let Some(invoker) = invoker.upgrade() {
+                invoker.environment_exited(id);
+            }
         });
         let live = Arc::new(LiveEnvironment {
             id,
@@ -1161,6 +1179,34 @@ impl Invoker {
             ErrorType::ResourceNotFoundException,
             format!("The function {arn} doesn't have an EventInvokeConfig"),
         )
+    }
+
+    /// A process exited. An idle environment (warm or provisioned) that dies
+    /// is forgotten at once, so no invocation is ever sent to it; a lost
+    /// provisioned environment is replaced. A busy one is the invocation's
+    /// to report.
+    fn environment_exited(self: &Arc<Self>, id: EnvId) {
+        let idle = {
+            let mut core = self.core();
+            let idle = matches!(
+                core.environment(id).map(|env| env.state),
+                Some(crate::concurrency::EnvironmentState::Idle { .. })
+            );
+            if idle {
+                core.remove(id);
+            }
+            idle
+        };
+        if idle {
+            // Only this live entry: a restarted environment reuses the id
+            // with a new process, which is a different entry by then.
+            let env = self.live().remove(&id);
+            if let Some(env) = env {
+                tracing::info!(env = %id, "an idle execution environment exited; it will not be reused");
+                discard(env);
+            }
+            self.reconcile_provisioned(Vec::new());
+        }
     }
 
     fn live_env(&self, id: EnvId) -> Option<Arc<LiveEnvironment>> {
