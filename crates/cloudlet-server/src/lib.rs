@@ -17,6 +17,7 @@ mod lambda_invoke;
 mod observe;
 pub mod routing;
 pub mod runtime_api;
+mod sqs;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use axum::routing::get;
 use cloudlet_core::{Registry, SharedClock, Timestamp};
 use cloudlet_functions::control::ControlPlane;
 use cloudlet_functions::invoke::Invoker;
+use cloudlet_queues::Queues;
 use serde::Serialize;
 
 use crate::routing::Api;
@@ -73,6 +75,7 @@ struct Shared {
     clock: SharedClock,
     functions: Arc<ControlPlane>,
     invoker: Arc<Invoker>,
+    queues: Arc<Queues>,
 }
 
 impl AppState {
@@ -82,8 +85,14 @@ impl AppState {
         clock: SharedClock,
         functions: Arc<ControlPlane>,
         invoker: Arc<Invoker>,
+        queues: Arc<Queues>,
     ) -> AppState {
-        AppState { inner: Arc::new(Shared { info, metrics, clock, functions, invoker }) }
+        AppState { inner: Arc::new(Shared { info, metrics, clock, functions, invoker, queues }) }
+    }
+
+    /// The SQS service.
+    pub(crate) fn queues(&self) -> &Queues {
+        &self.inner.queues
     }
 
     /// The Lambda control plane.
@@ -100,7 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(lambda::routes())
         .merge(lambda_invoke::routes())
-        .fallback(no_such_api)
+        .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe::log_and_count))
         .with_state(state)
 }
@@ -134,6 +143,20 @@ async fn metrics(State(state): State<AppState>) -> Response {
     shared.invoker.export_gauges();
     let body = shared.metrics.render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+/// Requests no route matched: the AWS JSON and query protocols are told
+/// apart by headers and form fields, not paths (SQS), or reach no API.
+async fn fallback(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    match routing::classify(&parts.method, &parts.uri, &parts.headers) {
+        Api::AwsJson { target } if target.starts_with("AmazonSQS.") => {
+            let operation = target.trim_start_matches("AmazonSQS.").to_owned();
+            sqs::handle_json(state, operation, parts.headers, body).await
+        }
+        Api::AwsQuery => sqs::handle_query(state, parts.uri, parts.headers, body).await,
+        _ => no_such_api(parts.method, parts.uri, parts.headers).await,
+    }
 }
 
 /// The JSON 404 for requests no API answers.

@@ -16,6 +16,7 @@
 
 mod functions;
 mod migrations;
+mod queues;
 mod sqlite;
 
 pub use migrations::{MIGRATIONS, Migration};

@@ -137,6 +137,49 @@ pub static MIGRATIONS: &[Migration] = &[
         );
     ",
     },
+    Migration {
+        subsystem: "queues",
+        version: 1,
+        description: "SQS queues, messages and FIFO deduplication ids",
+        // Attribute maps are JSON text. Message bodies are TEXT: SQS allows
+        // only Unicode characters in them. No foreign keys: deleting a queue
+        // deletes its rows explicitly in the same transaction.
+        sql: "
+        CREATE TABLE sqs_queues (
+            name             TEXT PRIMARY KEY,
+            attributes_json  TEXT NOT NULL,
+            tags_json        TEXT NOT NULL,
+            created_at_ms    BIGINT NOT NULL,
+            last_modified_ms BIGINT NOT NULL
+        );
+        CREATE TABLE sqs_messages (
+            queue_name            TEXT NOT NULL,
+            seq                   BIGINT NOT NULL,
+            message_id            TEXT NOT NULL,
+            body                  TEXT NOT NULL,
+            attributes_json       TEXT NOT NULL,
+            trace_header          TEXT,
+            sent_at_ms            BIGINT NOT NULL,
+            first_receive_at_ms   BIGINT,
+            receive_count         INTEGER NOT NULL,
+            visible_at_ms         BIGINT NOT NULL,
+            received_at_ms        BIGINT,
+            receipt               TEXT NOT NULL,
+            group_id              TEXT,
+            dedup_id              TEXT,
+            dead_letter_source_arn TEXT,
+            PRIMARY KEY (queue_name, seq)
+        );
+        CREATE TABLE sqs_dedup (
+            queue_name    TEXT NOT NULL,
+            dedup_key     TEXT NOT NULL,
+            message_id    TEXT NOT NULL,
+            seq           BIGINT NOT NULL,
+            expires_at_ms BIGINT NOT NULL,
+            PRIMARY KEY (queue_name, dedup_key)
+        );
+    ",
+    },
 ];
 
 #[cfg(test)]

@@ -33,6 +33,91 @@ pub(crate) enum Command {
     /// Deploy, invoke and inspect functions on a running daemon
     #[command(name = "fn")]
     Fn(FnArgs),
+    /// Create, inspect and use SQS queues on a running daemon
+    Sqs(SqsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SqsArgs {
+    /// The daemon to talk to
+    #[arg(long, global = true, env = "CLOUDLET_ENDPOINT", value_name = "URL", default_value = "http://127.0.0.1:4566")]
+    pub(crate) endpoint: String,
+
+    /// Print the API's JSON instead of a table
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    #[command(subcommand)]
+    pub(crate) command: SqsCommand,
+}
+
+/// A queue is named by its name or its URL.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SqsCommand {
+    /// Create a queue (idempotent when the attributes match); prints its URL
+    Create {
+        name: String,
+        /// A FIFO queue (the name must end in .fifo)
+        #[arg(long)]
+        fifo: bool,
+        /// A queue attribute, e.g. VisibilityTimeout=60 (repeatable)
+        #[arg(long, value_name = "NAME=VALUE")]
+        attribute: Vec<String>,
+    },
+    /// List queues with their message counts
+    List {
+        /// Only queues whose names start with this
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// Send a message; prints its MessageId
+    Send {
+        queue: String,
+        body: String,
+        /// MessageGroupId (FIFO queues)
+        #[arg(long)]
+        group: Option<String>,
+        /// MessageDeduplicationId (FIFO queues)
+        #[arg(long)]
+        dedup: Option<String>,
+        /// DelaySeconds, 0–900 (standard queues)
+        #[arg(long)]
+        delay: Option<u32>,
+        /// A String message attribute (repeatable)
+        #[arg(long, value_name = "NAME=VALUE")]
+        attribute: Vec<String>,
+    },
+    /// Receive messages (they stay in the queue unless --delete)
+    Receive {
+        queue: String,
+        /// MaxNumberOfMessages, 1–10
+        #[arg(long, default_value_t = 10)]
+        max: u32,
+        /// WaitTimeSeconds (long polling), 0–20
+        #[arg(long, default_value_t = 0)]
+        wait: u32,
+        /// VisibilityTimeout for these messages [default: the queue's]
+        #[arg(long)]
+        visibility: Option<u32>,
+        /// Delete the messages after printing them
+        #[arg(long)]
+        delete: bool,
+    },
+    /// Delete a queue, or one message with --receipt-handle
+    Delete {
+        queue: String,
+        #[arg(long)]
+        receipt_handle: Option<String>,
+    },
+    /// Delete every message in a queue
+    Purge { queue: String },
+    /// Show a queue's attributes, after setting any given with --set
+    Attrs {
+        queue: String,
+        /// Set an attribute first, e.g. VisibilityTimeout=60 (repeatable)
+        #[arg(long, value_name = "NAME=VALUE")]
+        set: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]

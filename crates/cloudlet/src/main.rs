@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod data_dir;
 mod functions;
+mod sqs;
 mod up;
 
 use std::io::Write as _;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Up(args) => up::run(args).map_err(|err| report(&err)),
         cli::Command::Fn(args) => functions::run(args).map_err(|err| report(&err)),
+        cli::Command::Sqs(args) => sqs::run(args).map_err(|err| report(&err)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,6 +20,7 @@ use cloudlet_functions::invoke::{Invoker, InvokerSettings};
 use cloudlet_functions::package::PackageCache;
 use cloudlet_functions::probe::HostRuntimeProbe;
 use cloudlet_functions::store::{EventInvokeConfigStore, EventQueueStore, FunctionStore};
+use cloudlet_queues::{QueueStore, Queues, QueuesError};
 use cloudlet_server::runtime_api::LoopbackRuntimeApi;
 use cloudlet_server::{AppState, DaemonInfo, StoreSummary};
 use cloudlet_store::{DATABASE_FILE, Store, StoreError};
@@ -54,6 +55,8 @@ pub(crate) enum UpError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Functions(#[from] ControlPlaneError),
+    #[error(transparent)]
+    Queues(#[from] QueuesError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
     #[error("the server on {addr} failed")]
@@ -115,6 +118,7 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
         clock.clone(),
         Arc::new(HostRuntimeProbe::new()),
     )?);
+    let queues = Queues::open(Arc::clone(&store) as Arc<dyn QueueStore>, scope.clone(), clock.clone())?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(UpError::Runtime)?;
     let served = runtime.block_on(async {
@@ -150,8 +154,15 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
         )
         .map_err(|source| UpError::Environments { dir: data_dir.clone(), source })?;
         invoker.restore_concurrency();
-        let router =
-            cloudlet_server::router(AppState::new(info.clone(), metrics, clock, functions, Arc::clone(&invoker)));
+        queues.set_metrics(Arc::clone(&metrics));
+        let router = cloudlet_server::router(AppState::new(
+            info.clone(),
+            metrics,
+            clock,
+            functions,
+            Arc::clone(&invoker),
+            Arc::clone(&queues),
+        ));
         print_banner(&info, lock.path());
         tracing::info!(addr = %local_addr, data_dir = %data_dir.display(), "serving");
 
@@ -180,6 +191,9 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
     runtime.shutdown_timeout(Duration::from_millis(200));
     // The control plane's handle went with the router; if a worker still
     // holds one, skip the tidy-up close (every write is already on disk).
+    // The queue committer holds the store until it stops.
+    queues.shut_down();
+    drop(queues);
     let closed = Arc::try_unwrap(store).map_or(Ok(()), Store::close);
     drop(lock);
     served?;

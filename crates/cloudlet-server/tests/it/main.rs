@@ -70,7 +70,13 @@ fn state() -> AppState {
         Arc::clone(&metrics),
     )
     .expect("invoker");
-    AppState::new(info, metrics, clock.shared(), functions, invoker)
+    let queues = cloudlet_queues::Queues::open(
+        Arc::new(cloudlet_queues::MemoryQueueStore::new()),
+        AwsScope::default(),
+        clock.shared(),
+    )
+    .expect("queues");
+    AppState::new(info, metrics, clock.shared(), functions, invoker, queues)
 }
 
 async fn start(

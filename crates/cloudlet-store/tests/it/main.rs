@@ -4,6 +4,7 @@
 mod durability;
 mod functions;
 mod migrations;
+mod queues;
 
 use std::path::{Path, PathBuf};
 

@@ -51,11 +51,11 @@ fn unknown_routes_get_a_json_404_naming_the_path() {
     assert_eq!(body["message"], "cloudlet has no API at GET /no/such/thing");
 
     let response =
-        http::request(daemon.addr, "POST", "/", &[("X-Amz-Target", "AmazonSQS.ListQueues")]).expect("request");
+        http::request(daemon.addr, "POST", "/", &[("X-Amz-Target", "AmazonNoSuchService.List")]).expect("request");
     assert_eq!(response.status, 404);
     let body = json(&response.body);
-    assert_eq!(body["target"], "AmazonSQS.ListQueues");
-    assert!(body["message"].as_str().is_some_and(|m| m.contains("AmazonSQS.ListQueues")), "{body}");
+    assert_eq!(body["target"], "AmazonNoSuchService.List");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("AmazonNoSuchService.List")), "{body}");
 }
 
 #[test]
