@@ -836,6 +836,29 @@ def test_async_failure_and_success_reach_their_destinations(daemon, lambda_clien
     assert "functionError" not in record["responseContext"]
 
 
+def test_async_failure_record_reaches_an_sqs_destination(daemon, lambda_client, python_zip):
+    """OnFailure to an SQS queue: the invocation record arrives as the body of
+    one message, receivable with boto3's sqs client."""
+    from test_sqs import sqs_client
+
+    sqs = sqs_client(daemon.url)
+    queue_name = unique_name("failures")
+    queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    failing = python_function(lambda_client, python_zip, "raise.handler")
+    lambda_client.put_function_event_invoke_config(
+        FunctionName=failing, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": queue_arn}})
+    inv = invoke(lambda_client, failing, {"order": 7}, invocation_type="Event")
+    assert inv.status == 202
+    messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=20, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 1
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["requestId"] == inv.request_id
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"order": 7}
+    assert record["responsePayload"]["errorMessage"] == "boom"
+
+
 def test_a_warm_environment_that_died_while_idle_is_not_used(daemon, lambda_client, python_zip):
     """An idle environment whose process dies (killed from outside) is
     forgotten: the next invoke starts a new environment instead of failing."""

@@ -126,9 +126,8 @@ pub struct Invoker {
     /// through to `event_configs_store`.
     event_configs: Mutex<HashMap<(String, String), EventInvokeConfig>>,
     event_configs_store: Arc<dyn EventInvokeConfigStore>,
-    /// Delivers invocation records to SQS destinations, once the queue
-    /// service is wired in.
-    message_sink: std::sync::OnceLock<Arc<dyn MessageSink>>,
+    /// The queue service, for SQS destinations (wired in after start-up).
+    queues: std::sync::OnceLock<Arc<cloudlet_queues::Queues>>,
     /// Counts processes started, to name their work dirs and cgroups.
     processes_started: std::sync::atomic::AtomicU64,
 }
@@ -229,7 +228,7 @@ impl Invoker {
             processes_started: std::sync::atomic::AtomicU64::new(0),
             event_configs: Mutex::new(HashMap::new()),
             event_configs_store,
-            message_sink: std::sync::OnceLock::new(),
+            queues: std::sync::OnceLock::new(),
         });
         let configs = invoker.event_configs_store.event_invoke_configs().map_err(std::io::Error::other)?;
         for config in configs {
@@ -1057,8 +1056,12 @@ impl Invoker {
             };
             Box::pin(self.invoke(input)).await.map(drop).map_err(|err| err.to_string())
         } else {
-            match self.message_sink.get() {
-                Some(sink) => sink.send_message(destination, &record.to_string()),
+            match self.queues.get() {
+                Some(queues) => queues
+                    .send_to_arn(destination, record.to_string(), std::collections::BTreeMap::new())
+                    .await
+                    .map(drop)
+                    .map_err(|err| err.to_string()),
                 None => Err("no queue service is running".to_owned()),
             }
         };
@@ -1084,8 +1087,8 @@ impl Invoker {
     }
 
     /// Wires in the queue service for SQS destinations (once).
-    pub fn set_message_sink(&self, sink: Arc<dyn MessageSink>) {
-        let _ = self.message_sink.set(sink);
+    pub fn set_queues(&self, queues: Arc<cloudlet_queues::Queues>) {
+        let _ = self.queues.set(queues);
     }
 
     /// The settings that apply to asynchronous invocations of `qualifier`.
@@ -1365,12 +1368,6 @@ impl Invoker {
             self.count("cloudlet_lambda_errors_total", "Invocations that ended in a function error.", function, &[]);
         }
     }
-}
-
-/// Sends messages to SQS queues by ARN: how invocation records reach SQS
-/// destinations. The queue service implements it.
-pub trait MessageSink: Send + Sync + std::fmt::Debug {
-    fn send_message(&self, queue_arn: &str, body: &str) -> Result<(), String>;
 }
 
 /// A provisioned-concurrency configuration as the API reports it.

@@ -153,6 +153,7 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
             Arc::clone(&metrics),
         )
         .map_err(|source| UpError::Environments { dir: data_dir.clone(), source })?;
+        invoker.set_queues(Arc::clone(&queues));
         invoker.restore_concurrency();
         queues.set_metrics(Arc::clone(&metrics));
         let router = cloudlet_server::router(AppState::new(
