@@ -8,27 +8,31 @@ Run through `bench/functions` (it builds cloudlet and the Rust fixture first):
     bench/functions --no-peer            # cloudlet only
 
 What it measures, for cloudlet and for serverless-offline 13 (the peer) in the
-same run, with the same client (stdlib `http.client`, keep-alive):
+same run, with the same clients:
 
-- warm sync invoke latency: one connection, 20 warm-ups, then N sequential
-  POSTs of {"hello":"world","i":n}; p50/p90/p99/max with
+- warm sync invoke latency: one keep-alive connection, 20 warm-ups, then N
+  sequential POSTs of {"hello":"world","i":n}; p50/p90/p99/max with
   statistics.quantiles(method="inclusive"), as the peer's measurements did;
+  with http.client (the peer document's client) and with a bare socket
+  (a fraction of the client CPU); plus the servers' CPU per invoke;
 - throughput: 8 threads, each with its own connection, for S seconds after a
   warm-up at concurrency 8 (cloudlet starts one environment per concurrent
-  request, as Lambda does; so does the peer);
+  request, as Lambda does; so does the peer), with both clients;
 - cold start: cloudlet deploys a new function and times its first invoke from
-  the client, and reads `Init Duration` from the REPORT line; the peer's first
-  invoke after a server start (its only cold start that is not also a leak;
-  the `--reloadHandler` variant is reported beside it);
+  the client, and reads `Init Duration` from the REPORT line, one at a time
+  and 8 at once; the peer's first invoke after a fresh server start (one
+  invoke, and 8 at once), and its `--reloadHandler` mode (a new instance per
+  invoke in a warm server);
 - floors of this machine: process start of node and python, and the same
-  client against a trivial HTTP echo server.
+  clients against a trivial HTTP echo server;
+- how much CPU other processes on the host took during the run.
 
 Sections alternate between cloudlet and the peer (warm, throughput, cold) so
 that background load on a shared machine hits both alike. Every process it
-starts is stopped at the end, on error and on Ctrl-C.
+starts is stopped at the end, on error, on Ctrl-C and on SIGTERM.
 
 stdlib only: this is a benchmark, not a test, and it must run anywhere the
-repository builds.
+repository builds. Raw results go to target/bench/functions-<time>.json.
 """
 
 from __future__ import annotations
@@ -53,9 +57,9 @@ import threading
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "functions"
@@ -229,7 +233,8 @@ def port_free(port: int) -> bool:
 
 
 class Client:
-    """One keep-alive HTTP/1.1 connection."""
+    """One keep-alive HTTP/1.1 connection for control calls (any method,
+    headers, the whole response)."""
 
     def __init__(self, address: str) -> None:
         host, _, port = address.rpartition(":")
@@ -249,14 +254,115 @@ class Client:
         self.conn.close()
 
 
+class HttpClient:
+    """The measuring client of the peer's numbers: http.client, keep-alive."""
+
+    kind = "http.client"
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=120)
+
+    def connect(self) -> None:
+        self.conn.connect()
+
+    def post(self, path: str, body: bytes) -> tuple[int, str | None, bytes]:
+        """(status, X-Amz-Function-Error, body)."""
+        self.conn.request("POST", path, body, JSON_HEADERS)
+        response = self.conn.getresponse()
+        data = response.read()
+        return response.status, response.headers.get("X-Amz-Function-Error"), data
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class RawClient:
+    """A keep-alive HTTP/1.1 client on a bare socket: one prepared request
+    per invoke, a minimal response parser (Content-Length or chunked). It
+    costs the client a fraction of http.client's CPU, which matters when the
+    load generator shares 2 cores with the servers it measures."""
+
+    kind = "raw socket"
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        self.address = (host, int(port))
+        self.host_header = address.encode()
+        self.sock: socket.socket | None = None
+        self.buf = b""
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection(self.address, timeout=120)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _fill(self) -> None:
+        assert self.sock is not None
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self.buf += chunk
+
+    def _take(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def _line(self) -> bytes:
+        while (end := self.buf.find(b"\r\n")) < 0:
+            self._fill()
+        line, self.buf = self.buf[:end], self.buf[end + 2:]
+        return line
+
+    def post(self, path: str, body: bytes) -> tuple[int, str | None, bytes]:
+        if self.sock is None:
+            self.connect()
+        assert self.sock is not None
+        self.sock.sendall(b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: %d\r\n\r\n%s" % (path.encode(), self.host_header, len(body), body))
+        while (end := self.buf.find(b"\r\n\r\n")) < 0:
+            self._fill()
+        head, self.buf = self.buf[:end].lower(), self.buf[end + 4:]
+        status = int(head[9:12])
+        function_error = None
+        length = None
+        chunked = False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value
+            elif name == b"x-amz-function-error":
+                function_error = value.strip().decode()
+        if chunked:
+            parts = []
+            while size := int(self._line().split(b";")[0], 16):
+                parts.append(self._take(size))
+                self._take(2)
+            while self._line():  # trailers, then the empty line
+                pass
+            return status, function_error, b"".join(parts)
+        return status, function_error, self._take(length or 0)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+CLIENTS: dict[str, type] = {"http": HttpClient, "raw": RawClient}
+
+
 def echo_body(i: int) -> bytes:
     return json.dumps({"hello": "world", "i": i}, separators=(",", ":")).encode()
 
 
-def check_echo(status: int, headers: http.client.HTTPMessage, data: bytes, i: int, what: str) -> None:
-    if status != 200 or headers.get("X-Amz-Function-Error"):
-        raise RuntimeError(f"{what}: invoke {i} returned {status} "
-                           f"(function error {headers.get('X-Amz-Function-Error')}): {data[:500]!r}")
+def check_echo(status: int, function_error: str | None, data: bytes, i: int, what: str) -> None:
+    if status != 200 or function_error:
+        raise RuntimeError(f"{what}: invoke {i} returned {status} (function error {function_error}): {data[:500]!r}")
     if json.loads(data) != {"hello": "world", "i": i}:
         raise RuntimeError(f"{what}: invoke {i} returned {data[:500]!r}, not its event")
 
@@ -267,30 +373,61 @@ def quantiles_ms(samples_ns: list[int]) -> dict[str, float]:
     return {"p50": q[49], "p90": q[89], "p99": q[98], "max": max(ms), "n": len(ms)}
 
 
-def warm_latency(address: str, path: str, invokes: int, what: str) -> dict[str, float]:
-    """20 warm-ups, then `invokes` timed sequential POSTs on one connection."""
-    client = Client(address)
+def cpu_s(pids: list[int]) -> float:
+    """CPU seconds these processes have run so far, from each live thread's
+    /proc/PID/task/TID/schedstat (nanoseconds; finer than the 10 ms ticks of
+    /proc/PID/stat). Threads that have exited are not counted."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, IndexError, ValueError):
+                pass
+    return total / 1e9
+
+
+def warm_latency(address: str, path: str, invokes: int, what: str, *, client_kind: str = "http",
+                 server_pid: int | None = None) -> dict[str, float]:
+    """20 warm-ups, then `invokes` timed sequential POSTs on one connection.
+    With `server_pid`, also the CPU time per invoke of that process and
+    everything below it (the function processes), and of this client."""
+    client = CLIENTS[client_kind](address)
     try:
         for i in range(WARM_UPS):
-            check_echo(*client.call("POST", path, echo_body(i), JSON_HEADERS), i, what)
+            check_echo(*client.post(path, echo_body(i)), i, what)
+        servers = [server_pid, *descendants(server_pid)] if server_pid else []
+        server_cpu = cpu_s(servers)
+        client_cpu = time.process_time()
         samples = []
         replies = []
         for i in range(invokes):
             body = echo_body(i)
             began = time.perf_counter_ns()
-            reply = client.call("POST", path, body, JSON_HEADERS)
+            reply = client.post(path, body)
             samples.append(time.perf_counter_ns() - began)
             replies.append(reply)
+        result = quantiles_ms(samples)
+        if server_pid:
+            result["server_cpu_us"] = (cpu_s(servers) - server_cpu) / invokes * 1e6
+            result["client_cpu_us"] = (time.process_time() - client_cpu) / invokes * 1e6
         for i, reply in enumerate(replies):
             check_echo(*reply, i, what)
-        return quantiles_ms(samples)
+        return result
     finally:
         client.close()
 
 
-def throughput(address: str, path: str, threads: int, seconds: float, what: str) -> dict[str, float]:
+def throughput(address: str, path: str, threads: int, seconds: float, what: str, *,
+               client_kind: str = "http", server_pid: int | None = None) -> dict[str, float]:
     """`threads` clients, each on its own connection: a warm-up of 20 invokes
-    each at full concurrency, then invokes for `seconds`."""
+    each at full concurrency, then invokes for `seconds`. With `server_pid`,
+    also the number of processes below it afterwards."""
     deadline = [0.0]
     started = [0.0]
 
@@ -303,7 +440,7 @@ def throughput(address: str, path: str, threads: int, seconds: float, what: str)
     results: list[dict[str, Any]] = [{} for _ in range(threads)]
 
     def worker(k: int) -> None:
-        client = Client(address)
+        client = CLIENTS[client_kind](address)
         ok = errors = 0
         samples: list[int] = []
         first_error = None
@@ -311,22 +448,22 @@ def throughput(address: str, path: str, threads: int, seconds: float, what: str)
             client.connect()
             warm_barrier.wait()
             for i in range(WARM_UPS):
-                check_echo(*client.call("POST", path, echo_body(i), JSON_HEADERS), i, what)
+                check_echo(*client.post(path, echo_body(i)), i, what)
             go_barrier.wait()
             i = 0
             while time.perf_counter() < deadline[0]:
                 body = echo_body(i)
                 began = time.perf_counter_ns()
                 try:
-                    status, headers, data = client.call("POST", path, body, JSON_HEADERS)
+                    status, function_error, data = client.post(path, body)
                 except (OSError, http.client.HTTPException) as err:
                     errors += 1
                     first_error = first_error or repr(err)
                     client.close()
-                    client = Client(address)
+                    client = CLIENTS[client_kind](address)
                     continue
                 samples.append(time.perf_counter_ns() - began)
-                if status == 200 and not headers.get("X-Amz-Function-Error"):
+                if status == 200 and not function_error:
                     ok += 1
                 else:
                     errors += 1
@@ -357,7 +494,8 @@ def throughput(address: str, path: str, threads: int, seconds: float, what: str)
     samples = [s for r in results for s in r["samples"]]
     latency = quantiles_ms(samples)
     return {"invokes_per_s": ok / elapsed, "ok": ok, "errors": errors, "elapsed_s": elapsed,
-            "p50": latency["p50"], "p99": latency["p99"], "first_error": first_errors[0] if first_errors else None}
+            "p50": latency["p50"], "p99": latency["p99"], "first_error": first_errors[0] if first_errors else None,
+            "processes_after": len(descendants(server_pid)) if server_pid else None}
 
 
 def median(values: list[float]) -> float:
@@ -481,7 +619,7 @@ def cloudlet_cold_starts(cloudlet: Cloudlet, codes: dict[str, FunctionCode], run
                                                 {**JSON_HEADERS, "X-Amz-Log-Type": "Tail"})
             elapsed = time.perf_counter_ns() - began
             client.close()
-            check_echo(status, headers, data, run, f"cold {runtime}")
+            check_echo(status, headers.get("X-Amz-Function-Error"), data, run, f"cold {runtime}")
             tail = base64.b64decode(headers.get("X-Amz-Log-Result", "")).decode(errors="replace")
             report = next((m for m in REPORT_RE.finditer(tail) if m.group("id") == headers.get("x-amzn-RequestId")),
                           None)
@@ -497,6 +635,64 @@ def cloudlet_cold_starts(cloudlet: Cloudlet, codes: dict[str, FunctionCode], run
     return {"client_ms": client_ms, "init_ms": init_ms, "duration_ms": duration_ms,
             "client_median": median(client_ms), "init_median": median(init_ms),
             "duration_median": median(duration_ms)}
+
+
+def concurrent_first_invokes(address: str, path: str, concurrency: int, what: str) -> list[float]:
+    """`concurrency` clients, connected beforehand, send their first invoke
+    at the same moment; returns each one's time in ms."""
+    barrier = threading.Barrier(concurrency)
+    times: list[float] = [0.0] * concurrency
+    errors: list[str] = []
+
+    def worker(k: int) -> None:
+        client = HttpClient(address)
+        try:
+            client.connect()
+            barrier.wait()
+            began = time.perf_counter_ns()
+            reply = client.post(path, echo_body(k))
+            times[k] = (time.perf_counter_ns() - began) / 1e6
+            check_echo(*reply, k, what)
+        except Exception as err:
+            errors.append(repr(err))
+            barrier.abort()
+        finally:
+            client.close()
+
+    workers = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(concurrency)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{what}: {errors[0]}")
+    return times
+
+
+def burst_summary(bursts: list[list[float]]) -> dict[str, Any]:
+    """Per burst its median and slowest invoke; then the median of each over
+    the bursts."""
+    return {"bursts_ms": bursts, "median_ms": median([median(b) for b in bursts]),
+            "slowest_ms": median([max(b) for b in bursts])}
+
+
+def cloudlet_cold_bursts(cloudlet: Cloudlet, codes: dict[str, FunctionCode], runtime: str, memory_mb: int,
+                         concurrency: int, bursts: int) -> dict[str, Any]:
+    """A new function gets `concurrency` invokes at once: as many cold starts
+    at the same moment (only the first can take a pre-started process)."""
+    control = Client(cloudlet.address)
+    results = []
+    try:
+        for run in range(bursts):
+            name = f"burst-{runtime.split('.')[0]}-{run}-{uuid.uuid4().hex[:8]}"
+            cloudlet.create(control, name, codes[runtime], memory_mb)
+            results.append(concurrent_first_invokes(cloudlet.address, Cloudlet.invoke_path(name), concurrency,
+                                                    f"burst {runtime}"))
+            cloudlet.delete(control, name)
+            time.sleep(0.5)
+    finally:
+        control.close()
+    return burst_summary(results)
 
 
 # ---------------------------------------------------------------------------
@@ -600,10 +796,10 @@ class Peer:
 
     def first_invoke_ms(self, function: str, settle_s: float) -> float:
         time.sleep(settle_s)
-        client = Client(self.address)
+        client = HttpClient(self.address)
         client.connect()
         began = time.perf_counter_ns()
-        reply = client.call("POST", self.invoke_path(function), echo_body(0), JSON_HEADERS)
+        reply = client.post(self.invoke_path(function), echo_body(0))
         elapsed = time.perf_counter_ns() - began
         client.close()
         check_echo(*reply, 0, f"peer cold {function}")
@@ -622,16 +818,30 @@ def peer_cold_starts(peer: Peer, function: str, runs: int, settle_s: float) -> d
     return {"client_ms": samples, "client_median": median(samples), "server_ready_s": ready}
 
 
+def peer_cold_bursts(peer: Peer, function: str, concurrency: int, bursts: int, settle_s: float) -> dict[str, Any]:
+    """`concurrency` first invokes at once after a fresh server start."""
+    results = []
+    for _ in range(bursts):
+        peer.start()
+        try:
+            time.sleep(settle_s)
+            results.append(concurrent_first_invokes(peer.address, Peer.invoke_path(function), concurrency,
+                                                    f"peer burst {function}"))
+        finally:
+            peer.stop()
+    return burst_summary(results)
+
+
 def peer_reload_cold(peer: Peer, function: str, runs: int) -> dict[str, Any]:
     """With --reloadHandler every invoke gets a new instance. The first
     invoke (which also warms the server's own code) is left out."""
     peer.start("--reloadHandler")
     try:
-        client = Client(peer.address)
+        client = HttpClient(peer.address)
         samples = []
         for i in range(runs + 1):
             began = time.perf_counter_ns()
-            reply = client.call("POST", peer.invoke_path(function), echo_body(i), JSON_HEADERS)
+            reply = client.post(peer.invoke_path(function), echo_body(i))
             elapsed = time.perf_counter_ns() - began
             check_echo(*reply, i, f"peer reload {function}")
             if i:
@@ -674,15 +884,21 @@ def floors(log_dir: Path, invokes: int, threads: int, seconds: float) -> dict[st
     python = shutil.which("python3.11", path=env["PATH"]) or "python3.11"
     real_python = subprocess.run([python, "-c", "import sys; print(sys.executable)"], capture_output=True,
                                  text=True, env=env, check=True).stdout.strip()
+    # Functions get Lambda's environment variables and nothing else from the
+    # host: no NODE_EXTRA_CA_CERTS or NODE_OPTIONS (which this host sets, and
+    # which make every Node start slower). Both are measured.
+    clean = {"PATH": env["PATH"]}
     result: dict[str, Any] = {
         "python_executable": real_python,
-        "spawn_sh_true_ms": spawn_ms(["/bin/sh", "-c", "exec /bin/true"]),
+        "spawn_sh_true_ms": spawn_ms(["/bin/sh", "-c", "exec /bin/true"], env=clean),
         "node_e0_ms": spawn_ms(["node", "-e", "0"]),
-        "python_pass_ms": spawn_ms([real_python, "-c", "pass"], env=env),
-        "python_nosite_ms": spawn_ms([real_python, "-S", "-c", "pass"], env=env),
+        "node_e0_clean_ms": spawn_ms(["node", "-e", "0"], env=clean),
+        "python_pass_ms": spawn_ms([real_python, "-c", "pass"], env=clean),
+        "python_nosite_ms": spawn_ms([real_python, "-S", "-c", "pass"], env=clean),
         # What serverless-offline spawns for python3.11: `python3` through a
-        # shell, which on this host is pyenv's shim (a bash script).
-        "peer_python3_via_shell_ms": spawn_ms(["/bin/sh", "-c", "python3 -c pass"], env=env),
+        # shell, with this script's environment.
+        "peer_python3_via_shell_ms": spawn_ms(["/bin/sh", "-c", "python3 -c pass"]),
+        "node_extra_ca_certs": "NODE_EXTRA_CA_CERTS" in os.environ or "NODE_OPTIONS" in os.environ,
     }
     site = Path(real_python).resolve().parent.parent / "lib" / "python3.11" / "site-packages"
     result["site_pth_files"] = sorted(p.name for p in site.glob("*.pth")) if site.is_dir() else []
@@ -693,8 +909,11 @@ def floors(log_dir: Path, invokes: int, threads: int, seconds: float) -> dict[st
                       log_path=log_dir / "floor_server.log", grace_s=5.0)
     try:
         address = service.wait_for_output(re.compile(r"listening (\S+)"), 10).group(1)
-        result["client_floor_latency"] = warm_latency(address, "/", invokes, "floor server")
-        result["client_floor_throughput"] = throughput(address, "/", threads, seconds, "floor server")
+        for kind in CLIENTS:
+            result[f"client_floor_latency_{kind}"] = warm_latency(address, "/", invokes, "floor server",
+                                                                  client_kind=kind)
+            result[f"client_floor_throughput_{kind}"] = throughput(address, "/", threads, seconds, "floor server",
+                                                                   client_kind=kind)
     finally:
         service.stop()
     return result
@@ -715,6 +934,19 @@ def cpu_busy_percent(seconds: float = 1.0) -> float:
     time.sleep(seconds)
     total1, idle1 = sample()
     return 100.0 * (1 - (idle1 - idle0) / max(total1 - total0, 1))
+
+
+def host_cpu_s() -> float:
+    """CPU seconds all of the host's CPUs have been busy since boot."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this script and every child it has waited for (each
+    server's own children, waited for by it, are included)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def machine() -> dict[str, str]:
@@ -756,7 +988,6 @@ class Row:
     cloudlet: float | None
     peer: float | None
     unit: str
-    higher_is_better: bool = False
     note: str = ""
 
 
@@ -794,41 +1025,53 @@ def table(rows: list[Row], markdown: bool) -> str:
 
 def build_rows(r: dict[str, Any], args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
-    warm_c, warm_p = r["cloudlet"]["warm"], r.get("peer", {}).get("warm", {})
-    for stat in ("p50", "p90", "p99", "max"):
-        for runtime in RUNTIMES:
-            rows.append(Row(f"warm invoke {stat}", runtime, warm_c[runtime][stat],
-                            warm_p.get(runtime, {}).get(stat), "ms"))
-    tp_c, tp_p = r["cloudlet"]["throughput"], r.get("peer", {}).get("throughput", {})
+    c, p = r["cloudlet"], r.get("peer", {})
+
+    def get(side: dict[str, Any], *keys: str) -> Any:
+        for key in keys:
+            if not isinstance(side, dict) or key not in side:
+                return None
+            side = side[key]
+        return side
+
+    for kind, stats in (("http", ("p50", "p90", "p99", "max")), ("raw", ("p50", "p99"))):
+        for stat in stats:
+            for runtime in RUNTIMES:
+                rows.append(Row(f"warm invoke {stat}, {CLIENTS[kind].kind}", runtime,
+                                get(c, "warm", kind, runtime, stat), get(p, "warm", kind, runtime, stat), "ms"))
     for runtime in RUNTIMES:
-        rows.append(Row(f"throughput, {args.threads} clients", runtime, tp_c[runtime]["invokes_per_s"],
-                        tp_p.get(runtime, {}).get("invokes_per_s"), "/s", higher_is_better=True))
+        rows.append(Row("CPU per warm invoke, server + function processes", runtime,
+                        get(c, "warm", "http", runtime, "server_cpu_us"),
+                        get(p, "warm", "http", runtime, "server_cpu_us"), "µs"))
+    for kind in CLIENTS:
+        for runtime in RUNTIMES:
+            rows.append(Row(f"throughput, {args.threads} clients, {CLIENTS[kind].kind}", runtime,
+                            get(c, "throughput", kind, runtime, "invokes_per_s"),
+                            get(p, "throughput", kind, runtime, "invokes_per_s"), "/s"))
     for stat in ("p50", "p99"):
         for runtime in RUNTIMES:
-            rows.append(Row(f"latency under {args.threads} clients, {stat}", runtime, tp_c[runtime][stat],
-                            tp_p.get(runtime, {}).get(stat), "ms"))
-    cold_c, cold_p = r["cloudlet"]["cold"], r.get("peer", {}).get("cold", {})
-    reload_p = r.get("peer", {}).get("reload", {})
+            rows.append(Row(f"latency under {args.threads} clients {stat}, http.client", runtime,
+                            get(c, "throughput", "http", runtime, stat), get(p, "throughput", "http", runtime, stat),
+                            "ms"))
     for memory_mb in args.memory:
         for runtime in RUNTIMES:
-            key = f"{runtime}@{memory_mb}"
-            if key not in cold_c:
-                continue
-            peer = cold_p.get(runtime, {}).get("client_median")
             rows.append(Row(f"cold start, first invoke, median, {memory_mb} MB", runtime,
-                            cold_c[key]["client_median"], peer, "ms"))
+                            get(c, "cold", f"{runtime}@{memory_mb}", "client_median"),
+                            get(p, "cold", runtime, "client_median"), "ms"))
         for runtime in RUNTIMES:
-            key = f"{runtime}@{memory_mb}"
-            if key in cold_c:
-                rows.append(Row(f"cold start, REPORT Init Duration, median, {memory_mb} MB", runtime,
-                                cold_c[key]["init_median"], None, "ms",
-                                note="(no REPORT line)" if runtime in PEER_FUNCTIONS and "peer" in r else ""))
-    for runtime in RUNTIMES:
-        if runtime in reload_p:
-            key = f"{runtime}@{args.memory[0]}"
+            rows.append(Row(f"cold start, REPORT Init Duration, median, {memory_mb} MB", runtime,
+                            get(c, "cold", f"{runtime}@{memory_mb}", "init_median"), None, "ms",
+                            note="(no REPORT line)" if runtime in PEER_FUNCTIONS and p else ""))
+    for stat, label in (("median_ms", "median"), ("slowest_ms", "slowest")):
+        for runtime in RUNTIMES:
+            rows.append(Row(f"cold start, {args.threads} at once, {label} of {args.threads}, {args.memory[0]} MB",
+                            runtime, get(c, "burst", runtime, stat), get(p, "burst", runtime, stat), "ms"))
+    for runtime in PEER_FUNCTIONS:
+        if get(p, "reload", runtime):
             rows.append(Row(f"cold start vs peer --reloadHandler, median, {args.memory[0]} MB", runtime,
-                            cold_c[key]["client_median"], reload_p[runtime]["client_median"], "ms"))
-    return rows
+                            get(c, "cold", f"{runtime}@{args.memory[0]}", "client_median"),
+                            get(p, "reload", runtime, "client_median"), "ms"))
+    return [row for row in rows if row.cloudlet is not None or row.peer is not None]
 
 
 def summary_lines(r: dict[str, Any], args: argparse.Namespace) -> list[str]:
@@ -836,33 +1079,42 @@ def summary_lines(r: dict[str, Any], args: argparse.Namespace) -> list[str]:
     lines = [
         f"machine: {m.get('Model name', '?')}, {m.get('CPU(s)', '?')} CPUs, {m.get('memory', '?')}, "
         f"Linux {m['kernel']}; node {m['node']}, python {m['python']}",
-        f"host CPU busy (other processes) just before: {m['busy_before']}, just after: {r.get('busy_after', '?')}; "
-        f"load average at start {m['loadavg']}",
+        f"host CPU used by other processes: {r.get('others_busy_percent', 0):.0f}% during the run; "
+        f"host CPU busy just before: {m['busy_before']}, just after: {r.get('busy_after', '?')}",
         f"cloudlet {m['commit']} (release build); environments: {r['cloudlet'].get('sandbox', '?')}; Python "
         f"runtime client: {r['cloudlet'].get('python_runtime_client', '?')}",
     ]
     if "peer" in r:
         v = r["peer"]["versions"]
         lines.append(f"peer: serverless-offline {v.get('serverless-offline')} on serverless {v.get('serverless')}; "
-                     f"server start to ready median {median(r['peer']['server_ready_s']):.2f} s")
+                     f"server start to ready median {median(r['peer']['server_ready_s']):.2f} s; provided.al2023 "
+                     f"runs only in Docker there (—)")
     lines.append(f"warm: {args.invokes} sequential invokes after {WARM_UPS} warm-ups, one keep-alive connection; "
                  f"throughput: {args.threads} threads × {args.seconds:g} s after {WARM_UPS} warm-ups each at "
-                 f"concurrency {args.threads}; cold: {args.cold_runs} runs per case; MemorySize "
-                 f"{', '.join(str(x) for x in args.memory)} MB")
+                 f"concurrency {args.threads}; cold: {args.cold_runs} new functions one at a time, 0.2 s apart, per "
+                 f"case, and {args.bursts} bursts of {args.threads} at once (medians over bursts); warm, throughput "
+                 f"and bursts at MemorySize {args.memory[0]} MB")
     if "peer" in r:
         lines.append(f"peer cold start = first invoke after a fresh server start ({args.settle_s:g} s after "
-                     f"it is ready); its --reloadHandler variant is the last rows")
+                     f"it is ready), one function per start; its --reloadHandler variant is the last rows")
+    cpu = [f"{CLIENTS[kind].kind} {r['cloudlet']['warm'][kind][RUNTIMES[0]].get('client_cpu_us', 0):.0f} µs"
+           for kind in CLIENTS if kind in r["cloudlet"]["warm"]]
+    lines.append(f"client CPU per warm invoke: {', '.join(cpu)}")
     f = r.get("floors")
     if f:
-        lat, tp = f["client_floor_latency"], f["client_floor_throughput"]
         lines.append(
-            f"floors: spawn `sh -c 'exec true'` {f['spawn_sh_true_ms']:.1f} ms; `node -e 0` {f['node_e0_ms']:.1f} ms; "
+            f"floors: spawn `sh -c 'exec true'` {f['spawn_sh_true_ms']:.1f} ms; `node -e 0` "
+            f"{f['node_e0_clean_ms']:.1f} ms in a clean environment (as functions get), {f['node_e0_ms']:.1f} ms in "
+            f"this shell's{' (NODE_EXTRA_CA_CERTS/NODE_OPTIONS set)' if f['node_extra_ca_certs'] else ''}; "
             f"`python3.11 -c pass` {f['python_pass_ms']:.1f} ms, with -S (no site) {f['python_nosite_ms']:.1f} ms "
-            f"(.pth: {', '.join(f['site_pth_files']) or 'none'}); `sh -c 'python3 -c pass'` "
+            f"(site-packages .pth: {', '.join(f['site_pth_files']) or 'none'}); `sh -c 'python3 -c pass'` "
             f"(what the peer spawns) {f['peer_python3_via_shell_ms']:.1f} ms")
-        lines.append(
-            f"client floor (same client, trivial Node http echo server): p50 {lat['p50']:.3f} / p99 {lat['p99']:.3f} "
-            f"ms; {tp['invokes_per_s']:,.0f} req/s with {args.threads} threads")
+        floor = []
+        for kind in CLIENTS:
+            lat, tp = f[f"client_floor_latency_{kind}"], f[f"client_floor_throughput_{kind}"]
+            floor.append(f"{CLIENTS[kind].kind} p50 {lat['p50']:.3f} / p99 {lat['p99']:.3f} ms, "
+                         f"{tp['invokes_per_s']:,.0f} req/s with {args.threads} threads")
+        lines.append(f"client floor (the same clients against a trivial Node.js http echo server): {'; '.join(floor)}")
     envs = r["cloudlet"].get("processes_after_throughput")
     if envs is not None:
         lines.append(f"processes under cloudlet after the throughput runs: {envs}"
@@ -882,6 +1134,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8, help="throughput clients (default 8)")
     parser.add_argument("--seconds", type=float, default=10.0, help="throughput duration (default 10)")
     parser.add_argument("--cold-runs", type=int, default=10, help="cold starts per case (default 10)")
+    parser.add_argument("--bursts", type=int, default=3,
+                        help="bursts of --threads simultaneous cold starts per runtime (default 3)")
     parser.add_argument("--memory", type=int, nargs="+", default=[1769, 128],
                         help="MemorySize of the cold-start cases; the first is used for warm and throughput")
     parser.add_argument("--settle-s", type=float, default=0.5,
@@ -897,6 +1151,7 @@ def main() -> int:
     signal.signal(signal.SIGHUP, on_signal)
 
     work = Path(tempfile.mkdtemp(prefix="cloudlet-bench-functions-"))
+    host_before, own_before, wall_before = host_cpu_s(), own_cpu_s(), time.monotonic()
     results: dict[str, Any] = {"machine": machine(), "args": {k: (str(v) if isinstance(v, Path) else v)
                                                               for k, v in vars(args).items()}}
     try:
@@ -907,6 +1162,11 @@ def main() -> int:
     finally:
         Service.stop_all()
         shutil.rmtree(work, ignore_errors=True)
+    # Whatever the host's CPUs did during the run that this script and its
+    # processes did not: other people's builds and tests on a shared machine.
+    wall = time.monotonic() - wall_before
+    others = (host_cpu_s() - host_before) - (own_cpu_s() - own_before)
+    results["others_busy_percent"] = max(0.0, 100 * others / (wall * (os.cpu_count() or 1)))
     results["busy_after"] = f"{cpu_busy_percent():.0f}%"
 
     rows = build_rows(results, args)
@@ -966,25 +1226,36 @@ def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
         log(f"peer: listening on {peer.address}")
 
     # -- warm latency ------------------------------------------------------
-    for runtime in RUNTIMES:
-        log(f"warm latency: cloudlet {runtime}")
-        results["cloudlet"]["warm"][runtime] = warm_latency(cloudlet.address, Cloudlet.invoke_path(names[runtime]),
-                                                            args.invokes, f"cloudlet {runtime}")
-        if peer and runtime in PEER_FUNCTIONS:
-            log(f"warm latency: peer {PEER_FUNCTIONS[runtime]}")
-            results["peer"]["warm"][runtime] = warm_latency(peer.address, Peer.invoke_path(PEER_FUNCTIONS[runtime]),
-                                                            args.invokes, f"peer {runtime}")
+    for kind in CLIENTS:
+        for side in ("cloudlet", "peer"):
+            if side in results:
+                results[side]["warm"][kind] = {}
+                results[side]["throughput"][kind] = {}
+    for kind in CLIENTS:
+        for runtime in RUNTIMES:
+            log(f"warm latency ({CLIENTS[kind].kind}): cloudlet {runtime}")
+            results["cloudlet"]["warm"][kind][runtime] = warm_latency(
+                cloudlet.address, Cloudlet.invoke_path(names[runtime]), args.invokes, f"cloudlet {runtime}",
+                client_kind=kind, server_pid=cloudlet.service.pid)
+            if peer and peer.service and runtime in PEER_FUNCTIONS:
+                log(f"warm latency ({CLIENTS[kind].kind}): peer {PEER_FUNCTIONS[runtime]}")
+                results["peer"]["warm"][kind][runtime] = warm_latency(
+                    peer.address, Peer.invoke_path(PEER_FUNCTIONS[runtime]), args.invokes, f"peer {runtime}",
+                    client_kind=kind, server_pid=peer.service.pid)
 
     # -- throughput --------------------------------------------------------
-    for runtime in RUNTIMES:
-        log(f"throughput: cloudlet {runtime}, {args.threads} clients × {args.seconds:g} s")
-        results["cloudlet"]["throughput"][runtime] = throughput(
-            cloudlet.address, Cloudlet.invoke_path(names[runtime]), args.threads, args.seconds, f"cloudlet {runtime}")
-        if peer and runtime in PEER_FUNCTIONS:
-            log(f"throughput: peer {PEER_FUNCTIONS[runtime]}, {args.threads} clients × {args.seconds:g} s")
-            results["peer"]["throughput"][runtime] = throughput(
-                peer.address, Peer.invoke_path(PEER_FUNCTIONS[runtime]), args.threads, args.seconds,
-                f"peer {runtime}")
+    for kind in CLIENTS:
+        for runtime in RUNTIMES:
+            log(f"throughput ({CLIENTS[kind].kind}): cloudlet {runtime}, {args.threads} clients × {args.seconds:g} s")
+            results["cloudlet"]["throughput"][kind][runtime] = throughput(
+                cloudlet.address, Cloudlet.invoke_path(names[runtime]), args.threads, args.seconds,
+                f"cloudlet {runtime}", client_kind=kind, server_pid=cloudlet.service.pid)
+            if peer and runtime in PEER_FUNCTIONS:
+                log(f"throughput ({CLIENTS[kind].kind}): peer {PEER_FUNCTIONS[runtime]}, "
+                    f"{args.threads} clients × {args.seconds:g} s")
+                results["peer"]["throughput"][kind][runtime] = throughput(
+                    peer.address, Peer.invoke_path(PEER_FUNCTIONS[runtime]), args.threads, args.seconds,
+                    f"peer {runtime}", client_kind=kind, server_pid=peer.service.pid if peer.service else None)
     results["cloudlet"]["processes_after_throughput"] = len(descendants(cloudlet.service.pid))
     if peer and peer.service:
         results["peer"]["processes_after_throughput"] = len(descendants(peer.service.pid))
@@ -996,7 +1267,17 @@ def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
             log(f"cold start: cloudlet {runtime} at {memory_mb} MB, {args.cold_runs} new functions")
             results["cloudlet"]["cold"][f"{runtime}@{memory_mb}"] = cloudlet_cold_starts(
                 cloudlet, codes, runtime, memory_mb, args.cold_runs)
+    results["cloudlet"]["burst"] = {}
+    for runtime in RUNTIMES:
+        log(f"cold start burst: cloudlet {runtime}, {args.threads} at once, {args.bursts} new functions")
+        results["cloudlet"]["burst"][runtime] = cloudlet_cold_bursts(cloudlet, codes, runtime, memory, args.threads,
+                                                                     args.bursts)
     if peer:
+        results["peer"]["burst"] = {}
+        for runtime, function in PEER_FUNCTIONS.items():
+            log(f"cold start burst: peer {function}, {args.threads} at once, {args.bursts} fresh server starts")
+            results["peer"]["burst"][runtime] = peer_cold_bursts(peer, function, args.threads, args.bursts,
+                                                                 args.settle_s)
         for runtime, function in PEER_FUNCTIONS.items():
             log(f"cold start: peer {function}, {args.cold_runs} fresh server starts")
             cold = peer_cold_starts(peer, function, args.cold_runs, args.settle_s)
