@@ -82,7 +82,7 @@ impl Sandbox {
                 let _ = fs::write(group.join("memory.swap.max"), "0");
                 let weight = (100 * u64::from(memory_mb) / MB_PER_VCPU).clamp(1, 10_000);
                 let _ = fs::write(group.join("cpu.weight"), weight.to_string());
-                EnvLimits { memory_mb, groups: vec![group], kind: LimitKind::V2 }
+                EnvLimits::new(memory_mb, vec![group], LimitKind::V2)
             }
             Sandbox::V1 { memory_root, cpu_root } => {
                 let memory_group = memory_root.join(name);
@@ -102,7 +102,7 @@ impl Sandbox {
                         groups.push(cpu_group);
                     }
                 }
-                EnvLimits { memory_mb, groups, kind: LimitKind::V1 }
+                EnvLimits::new(memory_mb, groups, LimitKind::V1)
             }
             Sandbox::Rlimit => EnvLimits::rlimit(memory_mb),
         }
@@ -139,11 +139,27 @@ pub struct EnvLimits {
     /// The environment's groups; the first is the memory group.
     groups: Vec<PathBuf>,
     kind: LimitKind,
+    /// The memory group's high-water-mark file, opened once: every REPORT
+    /// line reads it, so it is read with `pread` rather than reopened.
+    peak_file: std::sync::OnceLock<Option<fs::File>>,
+    /// Whether the process joined after it started (a spare): on cgroup v2
+    /// its earlier memory is not in the group's peak.
+    adopted: std::sync::atomic::AtomicBool,
 }
 
 impl EnvLimits {
+    fn new(memory_mb: u32, groups: Vec<PathBuf>, kind: LimitKind) -> EnvLimits {
+        EnvLimits {
+            memory_mb,
+            groups,
+            kind,
+            peak_file: std::sync::OnceLock::new(),
+            adopted: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
     fn rlimit(memory_mb: u32) -> EnvLimits {
-        EnvLimits { memory_mb, groups: Vec::new(), kind: LimitKind::Rlimit }
+        EnvLimits::new(memory_mb, Vec::new(), LimitKind::Rlimit)
     }
 
     /// Whether the kernel enforces the memory limit with a control group.
@@ -162,6 +178,7 @@ impl EnvLimits {
         if self.kind == LimitKind::V1 {
             let _ = fs::write(self.groups[0].join("memory.move_charge_at_immigrate"), "3");
         }
+        self.adopted.store(true, std::sync::atomic::Ordering::Relaxed);
         self.groups.iter().all(|group| fs::write(group.join("cgroup.procs"), pid.to_string()).is_ok())
     }
 
@@ -201,14 +218,15 @@ impl EnvLimits {
         (PathBuf::from("/bin/sh"), wrapped)
     }
 
-    /// The environment's peak memory use so far, in bytes: the larger of
-    /// the group's high-water mark and the root process's own (`VmHWM`).
+    /// The environment's peak memory use so far, in bytes: the group's
+    /// high-water mark, and the root process's own (`VmHWM`) where the group
+    /// cannot see all of it (no cgroups, or a spare adopted on cgroup v2).
     pub fn peak_memory_bytes(&self, pid: Option<u32>) -> Option<u64> {
-        let from_group = match self.kind {
-            LimitKind::V2 => read_u64(&self.groups[0].join("memory.peak")),
-            LimitKind::V1 => read_u64(&self.groups[0].join("memory.max_usage_in_bytes")),
-            LimitKind::Rlimit => None,
-        };
+        let from_group = self.read_group_peak();
+        let adopted_on_v2 = self.kind == LimitKind::V2 && self.adopted.load(std::sync::atomic::Ordering::Relaxed);
+        if from_group.is_some() && !adopted_on_v2 {
+            return from_group;
+        }
         let from_process = pid.and_then(|pid| {
             let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
             let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -216,6 +234,19 @@ impl EnvLimits {
             Some(kb * 1024)
         });
         from_group.max(from_process)
+    }
+
+    fn read_group_peak(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt as _;
+        let name = match self.kind {
+            LimitKind::V2 => "memory.peak",
+            LimitKind::V1 => "memory.max_usage_in_bytes",
+            LimitKind::Rlimit => return None,
+        };
+        let file = self.peak_file.get_or_init(|| fs::File::open(self.groups[0].join(name)).ok()).as_ref()?;
+        let mut buf = [0u8; 32];
+        let n = file.read_at(&mut buf, 0).ok()?;
+        std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
     }
 
     /// Whether the kernel's OOM killer has killed a process of this group.
@@ -248,6 +279,8 @@ impl EnvLimits {
 
 impl Drop for EnvLimits {
     fn drop(&mut self) {
+        // Close the group's file before removing the group.
+        drop(self.peak_file.take());
         // A group can only be removed once it has no processes; callers kill
         // and reap the environment first.
         for group in &self.groups {
@@ -262,10 +295,6 @@ fn make_group(path: &Path) -> bool {
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => true,
         Err(_) => false,
     }
-}
-
-fn read_u64(path: &Path) -> Option<u64> {
-    fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Removes empty groups left by daemons that died without cleaning up.
