@@ -859,6 +859,32 @@ def test_async_failure_record_reaches_an_sqs_destination(daemon, lambda_client, 
     assert record["responsePayload"]["errorMessage"] == "boom"
 
 
+def test_async_failure_with_0_retries_lands_in_the_dead_letter_queue(daemon, lambda_client, python_zip):
+    """DeadLetterConfig to an SQS queue: the failed event arrives as it was
+    sent, with the attributes RequestID, ErrorCode and ErrorMessage."""
+    from test_sqs import sqs_client
+
+    sqs = sqs_client(daemon.url)
+    queue_url = sqs.create_queue(QueueName=unique_name("dlq"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    failing = python_function(lambda_client, python_zip, "raise.handler", DeadLetterConfig={"TargetArn": queue_arn})
+    assert lambda_client.get_function_configuration(FunctionName=failing)["DeadLetterConfig"] == {"TargetArn": queue_arn}
+    lambda_client.put_function_event_invoke_config(FunctionName=failing, MaximumRetryAttempts=0)
+    inv = invoke(lambda_client, failing, {"order": 8}, invocation_type="Event")
+    assert inv.status == 202
+    messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=20, MessageAttributeNames=["All"])["Messages"]
+    assert len(messages) == 1
+    assert json.loads(messages[0]["Body"]) == {"order": 8}
+    assert messages[0]["MessageAttributes"] == {
+        "RequestID": {"StringValue": inv.request_id, "DataType": "String"},
+        "ErrorCode": {"StringValue": "200", "DataType": "Number"},
+        "ErrorMessage": {"StringValue": "boom", "DataType": "String"},
+    }
+    assert_error(lambda: lambda_client.update_function_configuration(
+        FunctionName=failing, DeadLetterConfig={"TargetArn": "arn:aws:sns:us-east-1:000000000000:topic"}),
+        400, "InvalidParameterValueException")
+
+
 def test_a_warm_environment_that_died_while_idle_is_not_used(daemon, lambda_client, python_zip):
     """An idle environment whose process dies (killed from outside) is
     forgotten: the next invoke starts a new environment instead of failing."""

@@ -85,6 +85,8 @@ pub struct CreateFunctionRequest {
     pub package_type: Option<String>,
     pub architectures: Option<Vec<String>>,
     pub tags: BTreeMap<String, String>,
+    /// `DeadLetterConfig.TargetArn`.
+    pub dead_letter_target_arn: Option<String>,
 }
 
 /// UpdateFunctionConfiguration's input: `None` leaves a setting as it is;
@@ -99,6 +101,8 @@ pub struct UpdateConfigurationRequest {
     pub timeout_s: Option<i64>,
     pub memory_mb: Option<i64>,
     pub environment: Option<BTreeMap<String, String>>,
+    /// `DeadLetterConfig.TargetArn`; `Some("")` removes it.
+    pub dead_letter_target_arn: Option<String>,
     pub revision_id: Option<String>,
 }
 
@@ -432,6 +436,7 @@ impl ControlPlane {
             code_size_bytes: package.code_size_bytes,
             revision_id: new_revision_id(),
             last_modified: now,
+            dead_letter_target_arn: dead_letter_target(request.dead_letter_target_arn)?,
         };
         let mut record = FunctionRecord {
             name: name.clone(),
@@ -635,6 +640,9 @@ impl ControlPlane {
         }
         if let Some(memory_mb) = memory_mb {
             latest.memory_mb = memory_mb;
+        }
+        if let Some(target) = request.dead_letter_target_arn {
+            latest.dead_letter_target_arn = dead_letter_target(Some(target))?;
         }
         if let Some(environment) = request.environment {
             latest.environment = environment;
@@ -1345,6 +1353,7 @@ fn snapshot(name: &str, version: &str, config: &VersionConfig, dir: Option<PathB
             dir: dir.unwrap_or_default(),
         },
         revision_id: config.revision_id.clone(),
+        dead_letter_target_arn: config.dead_letter_target_arn.clone(),
     }
 }
 
@@ -1471,6 +1480,21 @@ fn check_handler(handler: &str) -> Result<(), LambdaError> {
         return Err(invalid_member(handler, "handler", r"Member must satisfy regular expression pattern: [^\s]+"));
     }
     Ok(())
+}
+
+/// `DeadLetterConfig.TargetArn`: an SQS queue ARN (cloudlet has no SNS);
+/// empty means none.
+fn dead_letter_target(target: Option<String>) -> Result<Option<String>, LambdaError> {
+    match target {
+        None => Ok(None),
+        Some(arn) if arn.is_empty() => Ok(None),
+        Some(arn) if arn.starts_with("arn:") && arn.split(':').nth(2) == Some("sqs") && arn.split(':').count() == 6 => {
+            Ok(Some(arn))
+        }
+        Some(arn) => Err(LambdaError::invalid_parameter(format!(
+            "The DeadLetterConfig TargetArn {arn} is not an SQS queue ARN; cloudlet delivers dead letters to SQS queues"
+        ))),
+    }
 }
 
 fn check_description(description: &str) -> Result<(), LambdaError> {

@@ -1029,6 +1029,11 @@ impl Invoker {
                     );
                     self.deliver(destination, &record).await;
                 }
+                if condition != Condition::Success
+                    && let Some(dead_letter) = resolved.version.dead_letter_target_arn.as_deref()
+                {
+                    self.send_to_dead_letter_queue(dead_letter, &event, last_response.as_ref()).await;
+                }
                 if condition != Condition::Success {
                     tracing::info!(
                         event = event.id,
@@ -1074,6 +1079,58 @@ impl Invoker {
                 )
                 .inc();
             tracing::warn!(destination, error = err, "cannot deliver an invocation record");
+        }
+    }
+
+    /// A failed event goes to the function's dead-letter queue as it was
+    /// sent, with the attributes `RequestID`, `ErrorCode` (the invoke's HTTP
+    /// status: 200 when the function ran and failed, 429 when it was
+    /// throttled to the end) and `ErrorMessage` (its first 1 KB).
+    async fn send_to_dead_letter_queue(&self, queue_arn: &str, event: &QueuedEvent, last: Option<&LastResponse>) {
+        use cloudlet_queues::MessageAttributeValue;
+        let (code, message) = match last {
+            Some(response) => {
+                let message = response.payload.get("errorMessage").and_then(serde_json::Value::as_str);
+                ("200", message.map_or_else(|| response.payload.to_string(), str::to_owned))
+            }
+            None => ("429", "Rate Exceeded.".to_owned()),
+        };
+        let mut message = message;
+        if message.len() > 1024 {
+            let mut end = 1024;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+        }
+        let attribute = |data_type: &str, value: String| MessageAttributeValue {
+            data_type: data_type.to_owned(),
+            string_value: Some(value),
+            binary_value: None,
+        };
+        let attributes = std::collections::BTreeMap::from([
+            ("RequestID".to_owned(), attribute("String", event.id.clone())),
+            ("ErrorCode".to_owned(), attribute("Number", code.to_owned())),
+            ("ErrorMessage".to_owned(), attribute("String", message)),
+        ]);
+        let sent = match self.queues.get() {
+            Some(queues) => queues
+                .send_to_arn(queue_arn, event.payload.clone(), attributes)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            None => Err("no queue service is running".to_owned()),
+        };
+        if let Err(err) = sent {
+            self.metrics
+                .counter("cloudlet_lambda_dead_letter_errors_total", "Events that could not be sent to their DLQ.", &[])
+                .inc();
+            tracing::warn!(
+                event = event.id,
+                queue_arn,
+                error = err,
+                "cannot send a failed event to its dead-letter queue"
+            );
         }
     }
 

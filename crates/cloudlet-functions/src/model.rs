@@ -135,6 +135,9 @@ pub struct FunctionVersion {
     /// Changes whenever `$LATEST`'s code or configuration changes, so warm
     /// environments started from an older snapshot are never reused.
     pub revision_id: String,
+    /// `DeadLetterConfig.TargetArn`: the SQS queue failed asynchronous
+    /// events go to.
+    pub dead_letter_target_arn: Option<String>,
 }
 
 /// The default memory (MB) and timeout (s) of a new function.

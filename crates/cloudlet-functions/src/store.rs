@@ -88,6 +88,8 @@ pub struct VersionConfig {
     /// Changes on every change of this version's code or configuration.
     pub revision_id: String,
     pub last_modified: Timestamp,
+    /// `DeadLetterConfig.TargetArn`: where failed asynchronous events go.
+    pub dead_letter_target_arn: Option<String>,
 }
 
 /// A function and its `$LATEST` version.

@@ -258,6 +258,7 @@ struct CreateFunctionInput {
     timeout: Option<i64>,
     memory_size: Option<i64>,
     environment: Option<EnvironmentInput>,
+    dead_letter_config: Option<DeadLetterConfigInput>,
     publish: Option<bool>,
     package_type: Option<String>,
     architectures: Option<Vec<String>>,
@@ -274,7 +275,14 @@ struct UpdateConfigurationInput {
     timeout: Option<i64>,
     memory_size: Option<i64>,
     environment: Option<EnvironmentInput>,
+    dead_letter_config: Option<DeadLetterConfigInput>,
     revision_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct DeadLetterConfigInput {
+    target_arn: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -382,6 +390,9 @@ fn configuration_json(view: &FunctionConfiguration) -> Value {
             body["LastUpdateStatusReasonCode"] = Value::from(code);
         }
     }
+    if let Some(target) = &config.dead_letter_target_arn {
+        body["DeadLetterConfig"] = json!({ "TargetArn": target });
+    }
     body
 }
 
@@ -426,6 +437,7 @@ async fn create_function(State(state): State<AppState>, request: Request) -> Res
                 timeout_s: input.timeout,
                 memory_mb: input.memory_size,
                 environment: input.environment.map(|e| e.variables.unwrap_or_default()),
+                dead_letter_target_arn: input.dead_letter_config.and_then(|d| d.target_arn),
                 publish: input.publish.unwrap_or(false),
                 package_type: input.package_type,
                 architectures: input.architectures,
@@ -513,6 +525,7 @@ async fn update_function_configuration(
             timeout_s: input.timeout,
             memory_mb: input.memory_size,
             environment: input.environment.map(|e| e.variables.unwrap_or_default()),
+            dead_letter_target_arn: input.dead_letter_config.map(|d| d.target_arn.unwrap_or_default()),
             revision_id: input.revision_id,
         };
         blocking(&state, move |plane| plane.update_function_configuration(request)).await

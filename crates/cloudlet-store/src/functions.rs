@@ -41,7 +41,7 @@ enum CorruptRow {
 
 /// Columns of a version's configuration, in this order, in both tables.
 const CONFIG_COLUMNS: &str = "runtime, handler, memory_mb, timeout_s, environment_json, description, role, \
-     architecture, code_sha256, code_sha256_hex, code_size_bytes, revision_id, last_modified_ms";
+     architecture, code_sha256, code_sha256_hex, code_size_bytes, revision_id, last_modified_ms, dead_letter_target_arn";
 
 fn query(operation: &'static str) -> impl Fn(rusqlite::Error) -> FunctionStoreError {
     move |source| FunctionStoreError::new(operation, source)
@@ -93,6 +93,7 @@ fn read_config(
         last_modified: Timestamp::from_unix_millis(
             u64::try_from(row.get::<_, i64>(first + 12).map_err(sql)?).unwrap_or(0),
         ),
+        dead_letter_target_arn: row.get(first + 13).map_err(sql)?,
     })
 }
 
@@ -126,14 +127,14 @@ fn load(conn: &Connection) -> Result<StoredFunctions, FunctionStoreError> {
     while let Some(row) = rows.next().map_err(&sql)? {
         let name: String = row.get(0).map_err(&sql)?;
         let latest = read_config(row, 1, "functions", &name)?;
-        let state: String = row.get(14).map_err(&sql)?;
+        let state: String = row.get(15).map_err(&sql)?;
         let state = FunctionState::parse(&state).ok_or_else(|| {
             FunctionStoreError::new("load_all", CorruptRow::State { table: "functions", key: name.clone(), state })
         })?;
-        let last_version = unsigned(row.get(15).map_err(&sql)?, "functions", &name, "last_version")?;
-        let tags: String = row.get(16).map_err(&sql)?;
+        let last_version = unsigned(row.get(16).map_err(&sql)?, "functions", &name, "last_version")?;
+        let tags: String = row.get(17).map_err(&sql)?;
         let tags = parse_json(&tags, "functions", &name, "tags_json")?;
-        let created_at = Timestamp::from_unix_millis(u64::try_from(row.get::<_, i64>(17).map_err(&sql)?).unwrap_or(0));
+        let created_at = Timestamp::from_unix_millis(u64::try_from(row.get::<_, i64>(18).map_err(&sql)?).unwrap_or(0));
         stored.functions.push(FunctionRecord { name, latest, state, last_version, tags, created_at });
     }
     drop(rows);
@@ -152,7 +153,7 @@ fn load(conn: &Connection) -> Result<StoredFunctions, FunctionStoreError> {
         let key = format!("{function_name}:{version}");
         let version = unsigned(version, "function_versions", &key, "version")?;
         let config = read_config(row, 2, "function_versions", &key)?;
-        let published_from_revision = row.get(15).map_err(&sql)?;
+        let published_from_revision = row.get(16).map_err(&sql)?;
         stored.versions.push(VersionRecord { function_name, version, config, published_from_revision });
     }
     drop(rows);
@@ -242,14 +243,15 @@ impl FunctionStore for Store {
         tx.execute(
             &format!(
                 "INSERT INTO functions (name, {CONFIG_COLUMNS}, state, last_version, tags_json, created_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
                  ON CONFLICT (name) DO UPDATE SET
                     runtime = excluded.runtime, handler = excluded.handler, memory_mb = excluded.memory_mb,
                     timeout_s = excluded.timeout_s, environment_json = excluded.environment_json,
                     description = excluded.description, role = excluded.role, architecture = excluded.architecture,
                     code_sha256 = excluded.code_sha256, code_sha256_hex = excluded.code_sha256_hex,
                     code_size_bytes = excluded.code_size_bytes, revision_id = excluded.revision_id,
-                    last_modified_ms = excluded.last_modified_ms, state = excluded.state,
+                    last_modified_ms = excluded.last_modified_ms,
+                    dead_letter_target_arn = excluded.dead_letter_target_arn, state = excluded.state,
                     last_version = excluded.last_version, tags_json = excluded.tags_json"
             ),
             params![
@@ -267,6 +269,7 @@ impl FunctionStore for Store {
                 i64::try_from(c.code_size_bytes).unwrap_or(i64::MAX),
                 c.revision_id,
                 millis(c.last_modified),
+                c.dead_letter_target_arn,
                 function.state.as_str(),
                 function.last_version,
                 json(&function.tags),
@@ -279,7 +282,7 @@ impl FunctionStore for Store {
             tx.execute(
                 &format!(
                     "INSERT INTO function_versions (function_name, version, {CONFIG_COLUMNS}, published_from_revision)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
                 ),
                 params![
                     version.function_name,
@@ -297,6 +300,7 @@ impl FunctionStore for Store {
                     i64::try_from(c.code_size_bytes).unwrap_or(i64::MAX),
                     c.revision_id,
                     millis(c.last_modified),
+                    c.dead_letter_target_arn,
                     version.published_from_revision,
                 ],
             )

@@ -60,6 +60,7 @@ pub static MIGRATIONS: &[Migration] = &[
             code_size_bytes  BIGINT NOT NULL,
             revision_id      TEXT NOT NULL,
             last_modified_ms BIGINT NOT NULL,
+            dead_letter_target_arn TEXT,
             state            TEXT NOT NULL,
             last_version     INTEGER NOT NULL,
             tags_json        TEXT NOT NULL,
@@ -81,6 +82,7 @@ pub static MIGRATIONS: &[Migration] = &[
             code_size_bytes  BIGINT NOT NULL,
             revision_id      TEXT NOT NULL,
             last_modified_ms BIGINT NOT NULL,
+            dead_letter_target_arn TEXT,
             published_from_revision TEXT NOT NULL,
             PRIMARY KEY (function_name, version)
         );

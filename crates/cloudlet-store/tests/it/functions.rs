@@ -28,6 +28,7 @@ fn config(memory_mb: u32, revision: &str) -> VersionConfig {
         code_size_bytes: 179,
         revision_id: revision.into(),
         last_modified: Timestamp::from_unix_millis(1_764_000_000_123),
+        dead_letter_target_arn: Some("arn:aws:sqs:us-east-1:000000000000:dlq".to_owned()),
     }
 }
 
