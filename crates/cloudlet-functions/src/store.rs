@@ -240,13 +240,7 @@ impl MemoryFunctionStore {
         operation: &'static str,
         change: impl FnOnce(&mut StoredFunctions),
     ) -> Result<(), FunctionStoreError> {
-        let mut state = self.lock();
-        if state.fail_writes {
-            return Err(FunctionStoreError::new(operation, InjectedFailure));
-        }
-        change(&mut state.stored);
-        state.writes += 1;
-        Ok(())
+        self.write_state(operation, |state| change(&mut state.stored))
     }
 
     fn write_configs(
@@ -254,13 +248,7 @@ impl MemoryFunctionStore {
         operation: &'static str,
         change: impl FnOnce(&mut Vec<EventInvokeConfig>),
     ) -> Result<(), FunctionStoreError> {
-        let mut state = self.lock();
-        if state.fail_writes {
-            return Err(FunctionStoreError::new(operation, InjectedFailure));
-        }
-        change(&mut state.event_invoke_configs);
-        state.writes += 1;
-        Ok(())
+        self.write_state(operation, |state| change(&mut state.event_invoke_configs))
     }
 
     fn write_events(
@@ -268,11 +256,21 @@ impl MemoryFunctionStore {
         operation: &'static str,
         change: impl FnOnce(&mut Vec<QueuedEvent>),
     ) -> Result<(), FunctionStoreError> {
+        self.write_state(operation, |state| change(&mut state.events))
+    }
+
+    /// Every write: refused while writes are failing on purpose, counted
+    /// when it succeeds.
+    fn write_state(
+        &self,
+        operation: &'static str,
+        change: impl FnOnce(&mut MemoryState),
+    ) -> Result<(), FunctionStoreError> {
         let mut state = self.lock();
         if state.fail_writes {
             return Err(FunctionStoreError::new(operation, InjectedFailure));
         }
-        change(&mut state.events);
+        change(&mut state);
         state.writes += 1;
         Ok(())
     }

@@ -30,6 +30,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::routing::percent_decode;
 
 /// The largest body of the small management requests (configuration,
 /// aliases, tags): they are a few kilobytes of JSON.
@@ -163,30 +164,6 @@ fn query_params(uri: &Uri) -> Vec<(String, String)> {
 
 pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
     query_params(uri).into_iter().find(|(key, _)| key == name).map(|(_, value)| value)
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `MaxItems` from the query string.

@@ -26,6 +26,7 @@ use cloudlet_queues::{MessageAttributeValue, Queues, ReceiveRequest, SqsError, S
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
+use crate::routing::percent_decode;
 
 /// The largest request body read: a 1 MiB batch, JSON-escaped, fits.
 const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
@@ -550,34 +551,11 @@ fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let mut parts = pair.splitn(2, |b| *b == b'=');
-            let key = percent_decode(parts.next().unwrap_or_default());
-            let value = percent_decode(parts.next().unwrap_or_default());
+            let key = percent_decode(&String::from_utf8_lossy(parts.next().unwrap_or_default()));
+            let value = percent_decode(&String::from_utf8_lossy(parts.next().unwrap_or_default()));
             (key, value)
         })
         .collect()
-}
-
-fn percent_decode(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Groups `Prefix.N.Rest` parameters: N → (Rest → value), in N order.
