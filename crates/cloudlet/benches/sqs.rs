@@ -12,6 +12,9 @@
 //! Every cloudlet send is acknowledged only after it is on disk
 //! (`synchronous=FULL`); moto keeps everything in memory.
 
+#[path = "support/daemon.rs"]
+mod daemon;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -27,6 +30,8 @@ const THREADS: usize = 4;
 const AUTHORIZATION: &str = "Authorization: AWS4-HMAC-SHA256 \
      Credential=testing/20240101/us-east-1/sqs/aws4_request, \
      SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000";
+
+use daemon::start_cloudlet;
 
 fn main() {
     let seconds = std::env::var("CLOUDLET_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
@@ -228,25 +233,6 @@ impl Conn {
         serde_json::from_slice(&response)
             .unwrap_or_else(|err| panic!("{operation}: {err}: {}", String::from_utf8_lossy(&response)))
     }
-}
-
-fn start_cloudlet(dir: &std::path::Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudlet"))
-        .args(["up", "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn cloudlet");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines.next().expect("banner").expect("read banner");
-        if let Some(url) = line.trim().strip_prefix("listening") {
-            break url.trim().trim_start_matches("http://").parse().expect("address in banner");
-        }
-    };
-    (child, addr)
 }
 
 /// moto server on a free port, once it answers; `None` if it is not

@@ -6,12 +6,16 @@
 #[allow(dead_code)]
 mod http;
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+#[path = "support/daemon.rs"]
+mod daemon;
+
+use std::io::Write as _;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 30;
+
+use daemon::start_cloudlet;
 
 fn main() {
     let runs = std::env::var("CLOUDLET_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(RUNS);
@@ -38,7 +42,7 @@ fn measure(runs: usize, reuse_dir: bool) -> Vec<Duration> {
     let shared = tempfile::tempdir().expect("tempdir");
     if reuse_dir {
         // Create the store once so every measured run is a restart.
-        let (mut child, _) = start(shared.path());
+        let (mut child, _) = start_cloudlet(shared.path());
         stop(&mut child);
     }
     let mut samples = Vec::with_capacity(runs);
@@ -46,7 +50,7 @@ fn measure(runs: usize, reuse_dir: bool) -> Vec<Duration> {
         let own = tempfile::tempdir().expect("tempdir");
         let dir = if reuse_dir { shared.path() } else { own.path() };
         let began = Instant::now();
-        let (mut child, addr) = start(dir);
+        let (mut child, addr) = start_cloudlet(dir);
         loop {
             if matches!(http::get(addr, "/_cloudlet/health"), Ok(response) if response.status == 200) {
                 break;
@@ -58,27 +62,6 @@ fn measure(runs: usize, reuse_dir: bool) -> Vec<Duration> {
     }
     samples.sort();
     samples
-}
-
-/// Starts the daemon on a free port and returns it with its address, read
-/// from the banner it prints.
-fn start(dir: &std::path::Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudlet"))
-        .args(["up", "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn cloudlet");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines.next().expect("banner").expect("read banner");
-        if let Some(url) = line.trim().strip_prefix("listening") {
-            break url.trim().trim_start_matches("http://").parse().expect("address in banner");
-        }
-    };
-    (child, addr)
 }
 
 fn stop(child: &mut Child) {
