@@ -12,7 +12,7 @@
 //! the request structs here and renders the results. Store calls and code
 //! unpacking block, so async callers run writes on a blocking thread.
 
-mod names;
+pub(crate) mod names;
 #[cfg(test)]
 mod tests;
 
@@ -1439,7 +1439,7 @@ fn new_revision_id() -> String {
 }
 
 /// A required member that is absent: `Value null at 'member' ...`.
-fn missing_member(member: &str) -> LambdaError {
+pub(crate) fn missing_member(member: &str) -> LambdaError {
     names::validation_error(vec![format!(
         "Value null at '{member}' failed to satisfy constraint: Member must not be null"
     )])

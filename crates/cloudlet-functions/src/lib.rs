@@ -11,6 +11,7 @@ pub mod control;
 pub mod environment;
 pub mod error;
 pub mod invoke;
+pub mod mappings;
 pub mod model;
 pub mod package;
 pub mod probe;

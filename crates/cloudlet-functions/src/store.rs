@@ -16,6 +16,7 @@ use std::fmt;
 use cloudlet_core::Timestamp;
 
 use crate::async_config::EventInvokeConfig;
+use crate::mappings::EventSourceMapping;
 use crate::model::Runtime;
 
 /// A store failure, with the operation that failed and its cause.
@@ -208,6 +209,7 @@ struct MemoryState {
     stored: StoredFunctions,
     events: Vec<QueuedEvent>,
     event_invoke_configs: Vec<EventInvokeConfig>,
+    event_source_mappings: Vec<EventSourceMapping>,
     fail_writes: bool,
     writes: u64,
 }
@@ -441,5 +443,30 @@ impl EventInvokeConfigStore for MemoryFunctionStore {
 
     fn event_invoke_configs(&self) -> Result<Vec<EventInvokeConfig>, FunctionStoreError> {
         Ok(self.lock().event_invoke_configs.clone())
+    }
+}
+
+/// Where event source mappings are kept.
+pub trait EventSourceMappingStore: Send + Sync + fmt::Debug {
+    /// Creates or replaces the mapping with `mapping.uuid`.
+    fn put_event_source_mapping(&self, mapping: &EventSourceMapping) -> Result<(), FunctionStoreError>;
+    fn delete_event_source_mapping(&self, uuid: &str) -> Result<(), FunctionStoreError>;
+    fn event_source_mappings(&self) -> Result<Vec<EventSourceMapping>, FunctionStoreError>;
+}
+
+impl EventSourceMappingStore for MemoryFunctionStore {
+    fn put_event_source_mapping(&self, mapping: &EventSourceMapping) -> Result<(), FunctionStoreError> {
+        self.write_state("put_event_source_mapping", |state| {
+            state.event_source_mappings.retain(|m| m.uuid != mapping.uuid);
+            state.event_source_mappings.push(mapping.clone());
+        })
+    }
+
+    fn delete_event_source_mapping(&self, uuid: &str) -> Result<(), FunctionStoreError> {
+        self.write_state("delete_event_source_mapping", |state| state.event_source_mappings.retain(|m| m.uuid != uuid))
+    }
+
+    fn event_source_mappings(&self) -> Result<Vec<EventSourceMapping>, FunctionStoreError> {
+        Ok(self.lock().event_source_mappings.clone())
     }
 }

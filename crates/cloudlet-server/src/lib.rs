@@ -14,6 +14,7 @@
 
 mod lambda;
 mod lambda_invoke;
+mod lambda_mappings;
 mod observe;
 pub mod routing;
 pub mod runtime_api;
@@ -30,6 +31,7 @@ use axum::routing::get;
 use cloudlet_core::{Registry, SharedClock, Timestamp};
 use cloudlet_functions::control::ControlPlane;
 use cloudlet_functions::invoke::Invoker;
+use cloudlet_functions::mappings::EventSourceMappings;
 use cloudlet_queues::Queues;
 use serde::Serialize;
 
@@ -76,6 +78,7 @@ struct Shared {
     functions: Arc<ControlPlane>,
     invoker: Arc<Invoker>,
     queues: Arc<Queues>,
+    mappings: Arc<EventSourceMappings>,
 }
 
 impl AppState {
@@ -86,8 +89,9 @@ impl AppState {
         functions: Arc<ControlPlane>,
         invoker: Arc<Invoker>,
         queues: Arc<Queues>,
+        mappings: Arc<EventSourceMappings>,
     ) -> AppState {
-        AppState { inner: Arc::new(Shared { info, metrics, clock, functions, invoker, queues }) }
+        AppState { inner: Arc::new(Shared { info, metrics, clock, functions, invoker, queues, mappings }) }
     }
 
     /// The SQS service.
@@ -109,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(lambda::routes())
         .merge(lambda_invoke::routes())
+        .merge(lambda_mappings::routes())
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe::log_and_count))
         .with_state(state)

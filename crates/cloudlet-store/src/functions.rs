@@ -12,9 +12,11 @@ use std::collections::BTreeMap;
 use cloudlet_core::Timestamp;
 use cloudlet_functions::Runtime;
 use cloudlet_functions::async_config::EventInvokeConfig;
+use cloudlet_functions::mappings::EventSourceMapping;
 use cloudlet_functions::store::{
-    AliasRecord, EventInvokeConfigStore, EventQueueStore, FunctionRecord, FunctionState, FunctionStore,
-    FunctionStoreError, ProvisionedConcurrencyRecord, QueuedEvent, StoredFunctions, VersionConfig, VersionRecord,
+    AliasRecord, EventInvokeConfigStore, EventQueueStore, EventSourceMappingStore, FunctionRecord, FunctionState,
+    FunctionStore, FunctionStoreError, ProvisionedConcurrencyRecord, QueuedEvent, StoredFunctions, VersionConfig,
+    VersionRecord,
 };
 use rusqlite::{Connection, Row, params};
 
@@ -540,5 +542,56 @@ impl EventInvokeConfigStore for Store {
             })
             .map_err(query("event_invoke_configs"))?;
         rows.collect::<Result<_, _>>().map_err(query("event_invoke_configs"))
+    }
+}
+
+impl EventSourceMappingStore for Store {
+    fn put_event_source_mapping(&self, mapping: &EventSourceMapping) -> Result<(), FunctionStoreError> {
+        self.lock()
+            .execute(
+                "INSERT INTO function_event_source_mappings (uuid, event_source_arn, function_name, settings_json)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (uuid) DO UPDATE SET
+                     event_source_arn = excluded.event_source_arn,
+                     function_name = excluded.function_name,
+                     settings_json = excluded.settings_json",
+                params![mapping.uuid, mapping.event_source_arn, mapping.function_name, json(mapping)],
+            )
+            .map(drop)
+            .map_err(query("put_event_source_mapping"))
+    }
+
+    fn delete_event_source_mapping(&self, uuid: &str) -> Result<(), FunctionStoreError> {
+        self.lock()
+            .execute("DELETE FROM function_event_source_mappings WHERE uuid = ?1", [uuid])
+            .map(drop)
+            .map_err(query("delete_event_source_mapping"))
+    }
+
+    fn event_source_mappings(&self) -> Result<Vec<EventSourceMapping>, FunctionStoreError> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare("SELECT uuid, settings_json FROM function_event_source_mappings ORDER BY uuid")
+            .map_err(query("event_source_mappings"))?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+            .map_err(query("event_source_mappings"))?;
+        let mut mappings = Vec::new();
+        for row in rows {
+            let (uuid, settings) = row.map_err(query("event_source_mappings"))?;
+            let mapping = serde_json::from_str(&settings).map_err(|source| {
+                FunctionStoreError::new(
+                    "event_source_mappings",
+                    CorruptRow::Json {
+                        table: "function_event_source_mappings",
+                        key: uuid,
+                        column: "settings_json",
+                        source,
+                    },
+                )
+            })?;
+            mappings.push(mapping);
+        }
+        Ok(mappings)
     }
 }

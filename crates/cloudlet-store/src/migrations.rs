@@ -140,6 +140,21 @@ pub static MIGRATIONS: &[Migration] = &[
     ",
     },
     Migration {
+        subsystem: "functions",
+        version: 3,
+        description: "event source mappings",
+        // One row per mapping; its settings are a JSON object so that new
+        // members need no migration.
+        sql: "
+        CREATE TABLE function_event_source_mappings (
+            uuid             TEXT PRIMARY KEY,
+            event_source_arn TEXT NOT NULL,
+            function_name    TEXT NOT NULL,
+            settings_json    TEXT NOT NULL
+        );
+    ",
+    },
+    Migration {
         subsystem: "queues",
         version: 1,
         description: "SQS queues, messages and FIFO deduplication ids",

@@ -17,9 +17,12 @@ use cloudlet_core::{AwsScope, Registry, SystemClock};
 use cloudlet_functions::concurrency::ConcurrencySettings;
 use cloudlet_functions::control::{ControlPlane, ControlPlaneError};
 use cloudlet_functions::invoke::{Invoker, InvokerSettings};
+use cloudlet_functions::mappings::EventSourceMappings;
 use cloudlet_functions::package::PackageCache;
 use cloudlet_functions::probe::HostRuntimeProbe;
-use cloudlet_functions::store::{EventInvokeConfigStore, EventQueueStore, FunctionStore};
+use cloudlet_functions::store::{
+    EventInvokeConfigStore, EventQueueStore, EventSourceMappingStore, FunctionStore, FunctionStoreError,
+};
 use cloudlet_queues::{QueueStore, Queues, QueuesError};
 use cloudlet_server::runtime_api::LoopbackRuntimeApi;
 use cloudlet_server::{AppState, DaemonInfo, StoreSummary};
@@ -57,6 +60,8 @@ pub(crate) enum UpError {
     Functions(#[from] ControlPlaneError),
     #[error(transparent)]
     Queues(#[from] QueuesError),
+    #[error("cannot load event source mappings from the store")]
+    Mappings(#[source] FunctionStoreError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
     #[error("the server on {addr} failed")]
@@ -156,6 +161,15 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
         invoker.set_queues(Arc::clone(&queues));
         invoker.restore_concurrency();
         queues.set_metrics(Arc::clone(&metrics));
+        let mappings = EventSourceMappings::open(
+            Arc::clone(&functions),
+            Arc::clone(&invoker),
+            Arc::clone(&queues),
+            Arc::clone(&store) as Arc<dyn EventSourceMappingStore>,
+            clock.clone(),
+            Arc::clone(&metrics),
+        )
+        .map_err(UpError::Mappings)?;
         let router = cloudlet_server::router(AppState::new(
             info.clone(),
             metrics,
@@ -163,6 +177,7 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
             functions,
             Arc::clone(&invoker),
             Arc::clone(&queues),
+            Arc::clone(&mappings),
         ));
         print_banner(&info, lock.path());
         tracing::info!(addr = %local_addr, data_dir = %data_dir.display(), "serving");
@@ -184,6 +199,7 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
             }
         }
         .map_err(|source| UpError::Serve { addr: local_addr, source });
+        mappings.shut_down();
         invoker.shut_down_all().await;
         served
     });

@@ -76,7 +76,16 @@ fn state() -> AppState {
         clock.shared(),
     )
     .expect("queues");
-    AppState::new(info, metrics, clock.shared(), functions, invoker, queues)
+    let mappings = cloudlet_functions::mappings::EventSourceMappings::open(
+        Arc::clone(&functions),
+        Arc::clone(&invoker),
+        Arc::clone(&queues),
+        Arc::new(MemoryFunctionStore::new()),
+        clock.shared(),
+        Arc::clone(&metrics),
+    )
+    .expect("event source mappings");
+    AppState::new(info, metrics, clock.shared(), functions, invoker, queues, mappings)
 }
 
 async fn start(
