@@ -126,6 +126,10 @@ pub(crate) struct FnArgs {
     #[arg(long, global = true, env = "CLOUDLET_ENDPOINT", value_name = "URL", default_value = "http://127.0.0.1:4566")]
     pub(crate) endpoint: String,
 
+    /// Print the API's JSON instead of a table (mappings, async-config)
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
     #[command(subcommand)]
     pub(crate) command: FnCommand,
 }
@@ -202,6 +206,80 @@ pub(crate) enum FnCommand {
     },
     /// Concurrency, cold and warm starts, throttles per function
     Stats,
+    /// SQS event source mappings: list (default), create, update, delete
+    Mappings {
+        #[command(subcommand)]
+        command: Option<MappingsCommand>,
+    },
+    /// Show a function's asynchronous invocation settings, after changing any given
+    AsyncConfig {
+        name: String,
+        /// A version or alias [default: $LATEST]
+        #[arg(long)]
+        qualifier: Option<String>,
+        /// MaximumRetryAttempts, 0–2
+        #[arg(long)]
+        max_retries: Option<u32>,
+        /// MaximumEventAgeInSeconds, 60–21600
+        #[arg(long)]
+        max_age: Option<u32>,
+        /// OnSuccess destination: an SQS queue or function ARN
+        #[arg(long, value_name = "ARN")]
+        on_success: Option<String>,
+        /// OnFailure destination: an SQS queue or function ARN
+        #[arg(long, value_name = "ARN")]
+        on_failure: Option<String>,
+        /// Delete the settings (back to the defaults)
+        #[arg(long, conflicts_with_all = ["max_retries", "max_age", "on_success", "on_failure"])]
+        delete: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MappingsCommand {
+    /// List mappings
+    List {
+        /// Only this function's
+        #[arg(long)]
+        function: Option<String>,
+    },
+    /// Map an SQS queue (a name or an ARN) to a function
+    Create {
+        function: String,
+        queue: String,
+        #[command(flatten)]
+        settings: MappingSettings,
+    },
+    /// Change a mapping
+    Update {
+        uuid: String,
+        /// Invoke this function instead
+        #[arg(long)]
+        function: Option<String>,
+        #[command(flatten)]
+        settings: MappingSettings,
+    },
+    /// Delete a mapping
+    Delete { uuid: String },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MappingSettings {
+    /// BatchSize, 1–10,000 (over 10 needs --window)
+    #[arg(long)]
+    pub(crate) batch_size: Option<u32>,
+    /// MaximumBatchingWindowInSeconds, 0–300
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) window: Option<u32>,
+    /// ScalingConfig.MaximumConcurrency, 2–1,000
+    #[arg(long)]
+    pub(crate) max_concurrency: Option<u32>,
+    /// FunctionResponseTypes [ReportBatchItemFailures] (true) or none (false)
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) report_failures: Option<bool>,
+    /// Enabled
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) enabled: Option<bool>,
 }
 
 #[derive(Debug, Args)]

@@ -13,11 +13,13 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::cli::{FnArgs, FnCommand};
+use crate::cli::{FnArgs, FnCommand, MappingsCommand};
 use crate::client::{self, HttpResponse};
 
 /// Long enough for any function's timeout (900 s) plus a cold start.
 const INVOKE_READ_TIMEOUT: Duration = Duration::from_secs(960);
+
+mod mappings;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FnError {
@@ -71,6 +73,14 @@ pub(crate) fn run(args: FnArgs) -> Result<(), FnError> {
         FnCommand::Concurrency { name, reserved, delete } => api.concurrency(&name, reserved, delete),
         FnCommand::Provisioned { name, qualifier, count } => api.provisioned(&name, &qualifier, count),
         FnCommand::Stats => api.stats(),
+        FnCommand::Mappings { command } => {
+            let command = command.unwrap_or(MappingsCommand::List { function: None });
+            mappings::run(&api, command, args.json)
+        }
+        FnCommand::AsyncConfig { name, qualifier, max_retries, max_age, on_success, on_failure, delete } => {
+            let change = mappings::AsyncChange { max_retries, max_age, on_success, on_failure, delete };
+            mappings::async_config(&api, &name, qualifier.as_deref(), &change, args.json)
+        }
     }
 }
 

@@ -139,3 +139,78 @@ fn a_daemon_that_is_not_running_is_named() {
     assert!(stderr.contains("cannot reach the cloudlet daemon at http://127.0.0.1:1"), "{stderr}");
     assert!(stderr.contains("hint: start it with `cloudlet up`"), "{stderr}");
 }
+
+#[test]
+fn mappings_and_async_config() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let code = tempfile::tempdir().expect("tempdir");
+    std::fs::write(code.path().join("app.py"), HANDLER).expect("handler");
+    let daemon = Daemon::start(data.path());
+    let code_dir = code.path().to_str().expect("utf-8 path");
+    ok(&fn_cmd(
+        &daemon,
+        &["deploy", code_dir, "--name", "consumer", "--runtime", "python3.11", "--handler", "app.handler"],
+    ));
+    let endpoint = format!("http://{}", daemon.addr);
+    let sqs = cloudlet().args(["sqs", "--endpoint", &endpoint, "create", "jobs"]).output().expect("run cloudlet sqs");
+    ok(&sqs);
+
+    // Created disabled, so nothing polls while the test looks.
+    let (stdout, _) = ok(&fn_cmd(
+        &daemon,
+        &["mappings", "create", "consumer", "jobs", "--batch-size", "20", "--window", "2", "--enabled", "false"],
+    ));
+    assert!(stdout.starts_with("UUID"), "{stdout}");
+    let row = stdout.lines().nth(1).expect("a row");
+    let uuid = row.split_whitespace().next().expect("uuid").to_owned();
+    assert!(row.contains("consumer") && row.contains("jobs") && row.contains("Creating"), "{row}");
+
+    let (stdout, _) = ok(&fn_cmd(&daemon, &["--json", "mappings", "list", "--function", "consumer"]));
+    let listed: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let mapping = &listed["EventSourceMappings"][0];
+    assert_eq!(mapping["UUID"], uuid.as_str());
+    assert_eq!(mapping["BatchSize"], 20);
+    assert_eq!(mapping["State"], "Disabled");
+    assert_eq!(mapping["EventSourceArn"], "arn:aws:sqs:us-east-1:000000000000:jobs");
+
+    let (stdout, _) =
+        ok(&fn_cmd(&daemon, &["mappings", "update", &uuid, "--max-concurrency", "3", "--report-failures", "true"]));
+    let row = stdout.lines().nth(1).expect("a row");
+    assert!(row.contains("Updating") && row.contains(" 3 ") && row.ends_with("yes"), "{row}");
+    let (stdout, _) = ok(&fn_cmd(&daemon, &["mappings"]));
+    assert!(stdout.contains(&uuid) && stdout.contains("Disabled"), "{stdout}");
+
+    // Bad settings are the API's error, named.
+    let bad = fn_cmd(&daemon, &["mappings", "update", &uuid, "--batch-size", "20", "--window", "0"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("400 InvalidParameterValueException: Maximum batch window in seconds must be greater than 0"),
+        "{stderr}"
+    );
+
+    let (stdout, _) = ok(&fn_cmd(&daemon, &["mappings", "delete", &uuid]));
+    assert!(stdout.contains("Deleting"), "{stdout}");
+    let (stdout, _) = ok(&fn_cmd(&daemon, &["--json", "mappings"]));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout).expect("json")["EventSourceMappings"],
+        serde_json::json!([])
+    );
+
+    // Asynchronous invocation settings: the defaults, a change, JSON, delete.
+    let (stdout, _) = ok(&fn_cmd(&daemon, &["async-config", "consumer"]));
+    assert!(stdout.contains("MAX RETRIES    2") && stdout.contains("MAX EVENT AGE  21600 s"), "{stdout}");
+    let queue_arn = "arn:aws:sqs:us-east-1:000000000000:jobs";
+    let (stdout, _) =
+        ok(&fn_cmd(&daemon, &["async-config", "consumer", "--max-retries", "0", "--on-failure", queue_arn]));
+    assert!(stdout.contains("MAX RETRIES    0") && stdout.contains(&format!("ON FAILURE     {queue_arn}")), "{stdout}");
+    let (stdout, _) = ok(&fn_cmd(&daemon, &["--json", "async-config", "consumer", "--max-age", "60"]));
+    let config: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(config["MaximumRetryAttempts"], 0, "an update keeps what it does not name");
+    assert_eq!(config["MaximumEventAgeInSeconds"], 60);
+    assert_eq!(config["DestinationConfig"]["OnFailure"]["Destination"], queue_arn);
+    let (stdout, _) = ok(&fn_cmd(&daemon, &["async-config", "consumer", "--delete"]));
+    assert!(stdout.contains("the defaults apply"), "{stdout}");
+    let (stdout, _) = ok(&fn_cmd(&daemon, &["async-config", "consumer"]));
+    assert!(stdout.contains("MAX RETRIES    2"), "{stdout}");
+}
