@@ -12,6 +12,9 @@ Daemons:
 - `ric_daemon`  one per session whose PATH starts with .venv-ric/bin, so the
                 `python3.11` it finds can import awslambdaric.
 - `py_daemon`   parametrised over both, for tests every Python path must pass.
+- `node_ric_daemon` one per session whose NODE_PATH is .node-ric/node_modules,
+                so Node.js functions run on aws-lambda-ric (every other
+                daemon gets no NODE_PATH: the built-in Node.js client).
 - `new_daemon`  a factory for daemons of one test, on fresh data dirs, for
                 tests whose state must not leak (restarts, account limits).
 Every daemon is stopped with SIGTERM at teardown and must exit within 5 s.
@@ -95,6 +98,23 @@ def ric_python() -> Path:
 def ric_daemon(cloudlet_bin: Path, e2e_dir: Path, ric_python: Path):
     env = harness.daemon_env(path_prefix=[ric_python.parent])
     d = _start(cloudlet_bin, e2e_dir, "ric", env=env)
+    yield d
+    _stop(d)
+
+
+@pytest.fixture(scope="session")
+def node_ric_modules() -> Path:
+    """The node_modules dir holding aws-lambda-ric (tests/e2e/install-deps)."""
+    entry = harness.NODE_RIC_MODULES / "aws-lambda-ric" / "bin" / "index.mjs"
+    if not entry.is_file():
+        pytest.fail(f"{entry} is missing: scripts/test installs aws-lambda-ric into .node-ric (tests/e2e/install-deps)")
+    return harness.NODE_RIC_MODULES
+
+
+@pytest.fixture(scope="session")
+def node_ric_daemon(cloudlet_bin: Path, e2e_dir: Path, node_ric_modules: Path):
+    env = harness.daemon_env(extra={"NODE_PATH": str(node_ric_modules)})
+    d = _start(cloudlet_bin, e2e_dir, "node-ric", env=env)
     yield d
     _stop(d)
 

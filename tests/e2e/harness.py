@@ -34,6 +34,8 @@ PYTHON_FIXTURES = FIXTURES / "python"
 NODE_FIXTURES = FIXTURES / "node"
 VENV = REPO / ".venv"
 VENV_RIC = REPO / ".venv-ric"
+# aws-lambda-ric, installed by tests/e2e/install-deps (npm, built from source).
+NODE_RIC_MODULES = REPO / ".node-ric" / "node_modules"
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -122,9 +124,11 @@ def _die_with_parent() -> None:
 
 def daemon_env(*, path_prefix: list[Path] | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a daemon: the test process's own, without any
-    CLOUDLET_* setting or RUST_LOG, and with a PATH on which `python3.11` is
-    not one of this project's venvs unless `path_prefix` puts one first."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDLET_") and k != "RUST_LOG"}
+    CLOUDLET_* setting, RUST_LOG or NODE_PATH (on which the daemon looks for
+    aws-lambda-ric), and with a PATH on which `python3.11` is not one of this
+    project's venvs unless `path_prefix` puts one first."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("CLOUDLET_") and k not in ("RUST_LOG", "NODE_PATH")}
     venv_bins = {str(VENV / "bin"), str(VENV_RIC / "bin")}
     env.pop("VIRTUAL_ENV", None)
     path = [p for p in env.get("PATH", "").split(os.pathsep) if p and p.rstrip("/") not in venv_bins]
@@ -416,6 +420,41 @@ def create_function(client, *, zip_bytes: bytes, runtime: str, handler: str, nam
     if wait:
         client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     return name
+
+
+def metrics_text(url: str) -> str:
+    """The daemon's Prometheus metrics, as text."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+@dataclass
+class PhaseSamples:
+    """One cold-start phase of one function, over its `process` labels."""
+    sum_ms: float = 0.0
+    count: int = 0
+    processes: set[str] = field(default_factory=set)
+
+
+def cold_start_phases(url: str, function: str) -> dict[str, PhaseSamples]:
+    """`cloudlet_lambda_cold_start_phase_ms` of one function, by phase
+    (`process` is "" for code_unpack, which has no such label)."""
+    phases: dict[str, PhaseSamples] = {}
+    sample = re.compile(r"^cloudlet_lambda_cold_start_phase_ms_(sum|count)\{([^}]*)\} (\S+)$")
+    for line in metrics_text(url).splitlines():
+        match = sample.match(line)
+        if not match:
+            continue
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2)))
+        if labels.get("function") != function:
+            continue
+        phase = phases.setdefault(labels["phase"], PhaseSamples())
+        phase.processes.add(labels.get("process", ""))
+        if match.group(1) == "sum":
+            phase.sum_ms += float(match.group(3))
+        else:
+            phase.count += int(match.group(3))
+    return phases
 
 
 # ---------------------------------------------------------------------------

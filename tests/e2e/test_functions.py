@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -487,6 +488,131 @@ def test_rust_provided_al2023_echo(daemon, lambda_client, rust_zip):
     report = assert_start_end_report(warm)
     assert report.init_ms is None
     assert report.duration_ms >= 50
+
+
+# ===========================================================================
+# Node.js on aws-lambda-ric (or the built-in client), and cold-start phases
+
+ENVIRONMENT_PHASES_SPLIT = {"process_start", "runtime_init", "init_code"}
+ENVIRONMENT_PHASES_UNSPLIT = {"process_start", "runtime_and_init_code"}
+
+
+def cold_then_warm(client, name: str) -> tuple[dict, dict, harness.Invocation]:
+    """Invokes a new function twice: a cold start with Init Duration on its
+    REPORT line, then a warm one in the same process without it."""
+    cold = invoke(client, name, {}, log_tail=True)
+    assert cold.status == 200 and cold.function_error is None, cold.payload
+    cold_report = assert_start_end_report(cold)
+    assert cold_report.init_ms is not None and cold_report.init_ms > 0, cold_report.line
+    warm = invoke(client, name, {}, log_tail=True)
+    assert warm.status == 200 and warm.function_error is None, warm.payload
+    assert assert_start_end_report(warm).init_ms is None, warm.log
+    first, second = cold.json(), warm.json()
+    assert (first["invokes"], second["invokes"]) == (1, 2)
+    assert second["pid"] == first["pid"], "the warm invoke reused the environment"
+    assert first["cwd"] == first["taskRoot"]
+    return first, second, cold
+
+
+def assert_phases_add_up(url: str, name: str, init_ms: float, expected: set[str]) -> dict:
+    """The function's cold-start phases are `expected` plus code_unpack, one
+    observation each, and the environment's add up to Init Duration."""
+    phases = harness.cold_start_phases(url, name)
+    assert set(phases) == expected | {"code_unpack"}, phases
+    assert all(phase.count == 1 for phase in phases.values()), phases
+    assert phases["code_unpack"].processes == {""}
+    for phase in expected:
+        assert phases[phase].processes <= {"new", "spare"}, phases[phase]
+    total = sum(phases[phase].sum_ms for phase in expected)
+    # REPORT prints Init Duration to 0.01 ms.
+    assert abs(total - init_ms) <= 0.01, (total, init_ms, phases)
+    return phases
+
+
+def test_node_runs_on_aws_lambda_ric_from_the_daemons_node_path(node_ric_daemon, make_client, node_zip,
+                                                                 node_ric_modules):
+    client = make_client(node_ric_daemon)
+    name = create_function(client, zip_bytes=node_zip, runtime="nodejs20.x", handler="client.handler",
+                           prefix="node-ric")
+    first, _, cold = cold_then_warm(client, name)
+    # Started as `node .../aws-lambda-ric/bin/index.mjs client.handler`.
+    assert first["entryPoint"] == str(node_ric_modules / "aws-lambda-ric" / "bin" / "index.mjs")
+    assert first["awslambdaGlobal"] == "object", "aws-lambda-ric defines the awslambda global"
+    # Its own start-up line, in the first invoke's log.
+    assert f"Executing 'client.handler' in function directory '{first['taskRoot']}'" in cold.log, cold.log
+    # aws-lambda-ric cannot say where its own init ends and the handler's begins.
+    phases = assert_phases_add_up(node_ric_daemon.url, name, cold.report().init_ms, ENVIRONMENT_PHASES_UNSPLIT)
+    assert phases["process_start"].processes == {"new"}, "no spare runs aws-lambda-ric"
+
+    # An ES module handler, and a thrown error in aws-lambda-ric's shape.
+    echo = create_function(client, zip_bytes=node_zip, runtime="nodejs20.x", handler="echo.handler",
+                           prefix="node-ric-echo")
+    event = {"hello": "ric", "list": [1, "two", None]}
+    assert invoke(client, echo, event).json() == event
+    throw = create_function(client, zip_bytes=node_zip, runtime="nodejs20.x", handler="throw.handler",
+                            prefix="node-ric-throw")
+    failed = invoke(client, throw, {})
+    assert failed.function_error == "Unhandled"
+    error = failed.json()
+    assert (error["errorType"], error["errorMessage"]) == ("Error", "boom"), error
+    assert error["trace"][0] == "Error: boom"
+
+
+def test_node_runs_on_the_functions_own_aws_lambda_ric(daemon, lambda_client, node_ric_modules, tmp_path):
+    # The default daemon has no NODE_PATH: only the package's own copy (what
+    # `npm install aws-lambda-ric` in the function's directory leaves, less
+    # its build-time dependencies) can make it run on aws-lambda-ric.
+    root = tmp_path / "function"
+    shutil.copytree(harness.NODE_FIXTURES, root)
+    ric = node_ric_modules / "aws-lambda-ric"
+    own = root / "node_modules" / "aws-lambda-ric"
+    own.mkdir(parents=True)
+    shutil.copy2(ric / "package.json", own / "package.json")
+    for part in ("bin", "dist"):
+        shutil.copytree(ric / part, own / part)
+    name = create_function(lambda_client, zip_bytes=harness.zip_dir(root), runtime="nodejs20.x",
+                           handler="client.handler", prefix="node-own-ric")
+    first, _, _ = cold_then_warm(lambda_client, name)
+    assert first["entryPoint"] == str(Path(first["taskRoot"]) / "node_modules" / "aws-lambda-ric" / "bin" / "index.mjs")
+    assert first["awslambdaGlobal"] == "object"
+
+
+def test_node_without_aws_lambda_ric_runs_on_the_built_in_client(daemon, lambda_client, node_zip):
+    name = create_function(lambda_client, zip_bytes=node_zip, runtime="nodejs20.x", handler="client.handler",
+                           prefix="node-builtin")
+    first, _, cold = cold_then_warm(lambda_client, name)
+    assert Path(first["entryPoint"]).name == "node_bootstrap.mjs", first
+    assert first["awslambdaGlobal"] == "undefined"
+    assert "Executing '" not in cold.log
+    assert_phases_add_up(daemon.url, name, cold.report().init_ms, ENVIRONMENT_PHASES_SPLIT)
+
+
+def test_cold_start_phases_of_a_python_function(py_daemon, py_client, python_zip):
+    # init_work.py sleeps 150 ms at import: its init code.
+    name = python_function(py_client, python_zip, "init_work.handler")
+    deployed = harness.cold_start_phases(py_daemon.url, name)
+    assert set(deployed) == {"code_unpack"} and deployed["code_unpack"].count == 1, deployed
+
+    cold = invoke(py_client, name, {"n": 1}, log_tail=True)
+    assert cold.json() == {"n": 1}
+    init_ms = assert_start_end_report(cold).init_ms
+    assert init_ms is not None and init_ms >= 150, cold.log
+    if py_daemon.kind == "builtin":
+        phases = assert_phases_add_up(py_daemon.url, name, init_ms, ENVIRONMENT_PHASES_SPLIT)
+        assert phases["init_code"].sum_ms >= 150, phases
+        assert phases["runtime_init"].sum_ms < phases["init_code"].sum_ms, phases
+    else:
+        # awslambdaric reports nothing: runtime init and init code together.
+        phases = assert_phases_add_up(py_daemon.url, name, init_ms, ENVIRONMENT_PHASES_UNSPLIT)
+        assert phases["runtime_and_init_code"].sum_ms >= 150, phases
+
+    warm = invoke(py_client, name, {"n": 2}, log_tail=True)
+    assert assert_start_end_report(warm).init_ms is None
+    assert harness.cold_start_phases(py_daemon.url, name) == phases, "a warm invoke records no phase"
+
+    # The same zip again: a cache hit, still recorded for the new function.
+    again = python_function(py_client, python_zip, "init_work.handler")
+    assert harness.cold_start_phases(py_daemon.url, again)["code_unpack"].count == 1
 
 
 # ===========================================================================

@@ -19,8 +19,9 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use cloudlet_core::metrics::Registry;
 use cloudlet_core::{AwsScope, SharedClock, Timestamp};
 
 use crate::error::{ErrorType, LambdaError};
@@ -237,6 +238,9 @@ pub struct ControlPlane {
     /// Held for the whole of every write: validation, store write and cache
     /// update happen as one step with respect to other writers.
     writer: Mutex<()>,
+    /// Where the `code_unpack` cold-start phase is recorded (wired in by
+    /// the invoker).
+    metrics: OnceLock<Arc<Registry>>,
 }
 
 impl fmt::Debug for ControlPlane {
@@ -301,7 +305,22 @@ impl ControlPlane {
     ) -> Result<ControlPlane, ControlPlaneError> {
         let stored = store.load_all().map_err(ControlPlaneError::Load)?;
         let catalog = build_catalog(stored, &packages);
-        Ok(ControlPlane { store, packages, scope, clock, probe, catalog: RwLock::new(catalog), writer: Mutex::new(()) })
+        Ok(ControlPlane {
+            store,
+            packages,
+            scope,
+            clock,
+            probe,
+            catalog: RwLock::new(catalog),
+            writer: Mutex::new(()),
+            metrics: OnceLock::new(),
+        })
+    }
+
+    /// Records the `code_unpack` cold-start phase of every package stored
+    /// from now on in `metrics` (the first registry given wins).
+    pub fn set_metrics(&self, metrics: Arc<Registry>) {
+        let _ = self.metrics.set(metrics);
     }
 
     pub fn scope(&self) -> &AwsScope {
@@ -415,7 +434,7 @@ impl ControlPlane {
             return Err(already_exists(&name));
         }
         self.check_runtime_available(runtime)?;
-        let package = self.store_code(&request.code, runtime)?;
+        let package = self.store_code(&name, &request.code, runtime)?;
 
         let _writer = self.lock_writer();
         if self.read().functions.contains_key(&name) {
@@ -668,7 +687,7 @@ impl ControlPlane {
             check_revision(&entry.record.latest.revision_id, request.revision_id.as_deref())?;
             entry.record.latest.runtime
         };
-        let package = self.store_code(&request.code, runtime)?;
+        let package = self.store_code(&target.name, &request.code, runtime)?;
 
         let _writer = self.lock_writer();
         let mut entry = self.cloned_entry(&target.name, None)?;
@@ -1147,7 +1166,10 @@ impl ControlPlane {
 
     /// Unpacks `code` into the package cache; for `provided` runtimes the
     /// package must hold an executable `bootstrap`.
-    fn store_code(&self, code: &CodeSource, runtime: Runtime) -> Result<CodePackage, LambdaError> {
+    /// Checks and unpacks `function`'s code into the package cache, timing
+    /// it as the `code_unpack` cold-start phase (a cache hit costs only the
+    /// checksum, and is recorded as such).
+    fn store_code(&self, function: &str, code: &CodeSource, runtime: Runtime) -> Result<CodePackage, LambdaError> {
         let zip = match code {
             CodeSource::Zip(zip) => zip,
             CodeSource::Missing => {
@@ -1168,9 +1190,14 @@ impl ControlPlane {
                 )));
             }
         };
+        let began = self.clock.now();
         let package = self.packages.store_zip(zip).map_err(|err| {
             LambdaError::new(error_type_named(err.aws_error_type(), err.http_status()), err.aws_message())
         })?;
+        if let Some(metrics) = self.metrics.get() {
+            let unpack = self.clock.now().saturating_duration_since(began);
+            crate::cold_start::observe_code_unpack(metrics, function, unpack);
+        }
         if runtime.family() == RuntimeFamily::Provided {
             check_bootstrap_in(&package.dir, runtime)?;
         }

@@ -4,6 +4,13 @@
 //!
 //! This is the only module that spawns processes. It makes no decisions:
 //! which environment to start or reuse is the concurrency core's call.
+//!
+//! Which runtime client a function gets: Python functions run on
+//! awslambdaric when the function's interpreter can import it, Node.js
+//! functions on aws-lambda-ric when it is installed in the function's own
+//! `node_modules` or in a directory on the daemon's `NODE_PATH` (the
+//! function's copy first); otherwise on the built-in clients in
+//! `bootstrap/`. `provided` runtimes run the package's `bootstrap`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -23,6 +30,8 @@ use crate::sandbox::{EnvLimits, Sandbox};
 const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap/python.py");
 /// The Node.js bootstrap used when aws-lambda-ric is not installed.
 const NODE_BOOTSTRAP: &str = include_str!("bootstrap/node.mjs");
+/// The npm package of AWS's Node.js runtime interface client.
+const NODE_RIC_PACKAGE: &str = "aws-lambda-ric";
 
 /// How to start each runtime on this host.
 #[derive(Debug)]
@@ -41,6 +50,13 @@ pub struct RuntimeCommands {
     /// for the environment it is to become. Taking one instead of spawning
     /// takes the interpreter's start-up off the cold start.
     spares: Mutex<HashMap<PathBuf, Spare>>,
+    /// aws-lambda-ric's entry point in a directory on the daemon's
+    /// `NODE_PATH`, if any: every Node.js function without its own copy
+    /// runs on it.
+    node_ric_on_node_path: Option<PathBuf>,
+    /// aws-lambda-ric's entry point in each unpacked package's own
+    /// `node_modules`, by package directory (packages never change).
+    node_ric_in_package: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
 }
 
 /// A pre-started runtime process (see [`RuntimeCommands`]).
@@ -58,7 +74,8 @@ struct Interpreter {
 }
 
 impl RuntimeCommands {
-    /// Writes the built-in bootstraps into `dir` (once per content).
+    /// Writes the built-in bootstraps into `dir` (once per content), and
+    /// looks for aws-lambda-ric on the daemon's `NODE_PATH`.
     pub fn install(dir: &Path) -> std::io::Result<RuntimeCommands> {
         std::fs::create_dir_all(dir)?;
         let python_bootstrap = dir.join("python_bootstrap.py");
@@ -70,13 +87,32 @@ impl RuntimeCommands {
                 std::fs::rename(&tmp, path)?;
             }
         }
+        let node_path = std::env::var_os("NODE_PATH").unwrap_or_default();
+        let node_ric_on_node_path = std::env::split_paths(&node_path)
+            .filter(|dir| dir.is_absolute())
+            .find_map(|dir| node_ric_entry_point(&dir));
+        if let Some(entry_point) = &node_ric_on_node_path {
+            tracing::info!(entry_point = %entry_point.display(), "Node.js functions run on aws-lambda-ric");
+        }
         Ok(RuntimeCommands {
             python_bootstrap,
             node_bootstrap,
             path: std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
             interpreters: Mutex::new(HashMap::new()),
             spares: Mutex::new(HashMap::new()),
+            node_ric_on_node_path,
+            node_ric_in_package: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// aws-lambda-ric's entry point for `version`: the function's own copy
+    /// (in its package's `node_modules`, resolved from the task root as
+    /// `require` would), else the one on the daemon's `NODE_PATH`.
+    fn node_ric(&self, version: &FunctionVersion) -> Option<PathBuf> {
+        let package = &version.code.dir;
+        let mut cache = self.node_ric_in_package.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let own = cache.entry(package.clone()).or_insert_with(|| node_ric_entry_point(&package.join("node_modules")));
+        own.clone().or_else(|| self.node_ric_on_node_path.clone())
     }
 
     /// The program and arguments that start `version`'s runtime.
@@ -93,7 +129,10 @@ impl RuntimeCommands {
             }
             RuntimeFamily::Nodejs => {
                 let node = self.interpreter("node", NODE_PROBE).await;
-                (node.executable, vec![self.node_bootstrap.display().to_string(), handler])
+                // aws-lambda-ric's own command line: `aws-lambda-ric HANDLER`,
+                // in the task root (it loads the handler from its cwd).
+                let client = self.node_ric(version).unwrap_or_else(|| self.node_bootstrap.clone());
+                (node.executable, vec![client.display().to_string(), handler])
             }
             RuntimeFamily::Provided => (version.code.dir.join("bootstrap"), Vec::new()),
         }
@@ -122,7 +161,8 @@ impl RuntimeCommands {
     }
 
     /// The built-in bootstrap that `version` can run as a spare, with its
-    /// interpreter: Python without awslambdaric, and Node.js.
+    /// interpreter: Python without awslambdaric, and Node.js without
+    /// aws-lambda-ric.
     async fn spare_target(&self, version: &FunctionVersion) -> Option<(PathBuf, PathBuf)> {
         match version.runtime.family() {
             RuntimeFamily::Python => {
@@ -130,6 +170,9 @@ impl RuntimeCommands {
                 (!python.has_ric).then(|| (python.executable, self.python_bootstrap.clone()))
             }
             RuntimeFamily::Nodejs => {
+                if self.node_ric(version).is_some() {
+                    return None;
+                }
                 let node = self.interpreter("node", NODE_PROBE).await;
                 Some((node.executable, self.node_bootstrap.clone()))
             }
@@ -198,6 +241,26 @@ fn spawn_spare(interpreter: &Path, bootstrap: &Path, path: &OsString) -> std::io
     Ok(Spare { child, stdin, log_pipe: OwnedFd::from(log_reader) })
 }
 
+/// The entry point of aws-lambda-ric installed in the `node_modules`
+/// directory `dir`: its package's `bin` script (`bin/index.mjs` in 3.x),
+/// which takes the handler as its argument.
+fn node_ric_entry_point(dir: &Path) -> Option<PathBuf> {
+    let package_dir = dir.join(NODE_RIC_PACKAGE);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(package_dir.join("package.json")).ok()?).ok()?;
+    let bin = match manifest.get("bin")? {
+        serde_json::Value::String(bin) => bin.as_str(),
+        serde_json::Value::Object(bins) => bins.get(NODE_RIC_PACKAGE)?.as_str()?,
+        _ => return None,
+    };
+    let entry_point = package_dir.join(bin);
+    // A `bin` naming a path outside the package is no entry point of it.
+    let inside = Path::new(bin)
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+    (inside && entry_point.is_file()).then_some(entry_point)
+}
+
 /// Prints the interpreter's executable, then `ric` if awslambdaric imports.
 const PYTHON_PROBE: &[&str] = &[
     "-c",
@@ -234,6 +297,8 @@ pub struct ExecutionEnvironment {
     work_dir: PathBuf,
     log: Arc<LogCapture>,
     log_pipe: OwnedFd,
+    /// Whether the process is an adopted spare rather than a new one.
+    adopted_spare: bool,
 }
 
 /// A spare that could not be adopted; its limits go to a new process.
@@ -336,6 +401,7 @@ impl ExecutionEnvironment {
             work_dir: work_dir.to_owned(),
             log,
             log_pipe: spare.log_pipe,
+            adopted_spare: true,
         };
         Ok((environment, spare.child))
     }
@@ -383,11 +449,17 @@ impl ExecutionEnvironment {
         let log = Arc::new(LogCapture::default());
         tokio::spawn(read_logs(reader_fd, Arc::clone(&log)));
         let pid = child.id();
-        Ok((ExecutionEnvironment { pid, limits, work_dir, log, log_pipe }, child))
+        Ok((ExecutionEnvironment { pid, limits, work_dir, log, log_pipe, adopted_spare: false }, child))
     }
 
     pub fn pid(&self) -> Option<u32> {
         self.pid
+    }
+
+    /// Whether this environment's process is a pre-started spare that was
+    /// adopted (its interpreter start-up happened before the cold start).
+    pub fn adopted_spare(&self) -> bool {
+        self.adopted_spare
     }
 
     /// Waits until every byte the runtime has written so far has been read
@@ -577,5 +649,36 @@ impl LogStreamFile {
             Some(file) => file.write_all(text.as_bytes()),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, contents: &str) {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write");
+    }
+
+    #[test]
+    fn aws_lambda_ric_is_found_by_its_package_bin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let modules = dir.path().join("node_modules");
+        assert_eq!(node_ric_entry_point(&modules), None, "not installed");
+
+        let package = modules.join(NODE_RIC_PACKAGE);
+        write(&package.join("package.json"), r#"{"name":"aws-lambda-ric","bin":{"aws-lambda-ric":"bin/index.mjs"}}"#);
+        assert_eq!(node_ric_entry_point(&modules), None, "a manifest whose bin script is missing");
+        write(&package.join("bin/index.mjs"), "");
+        assert_eq!(node_ric_entry_point(&modules), Some(package.join("bin/index.mjs")));
+
+        write(&package.join("package.json"), r#"{"bin":"bin/index.mjs"}"#);
+        assert_eq!(node_ric_entry_point(&modules), Some(package.join("bin/index.mjs")), "bin as a string");
+        write(&package.join("package.json"), r#"{"bin":"../../escape.mjs"}"#);
+        write(&dir.path().join("escape.mjs"), "");
+        assert_eq!(node_ric_entry_point(&modules), None, "a bin outside the package");
+        write(&package.join("package.json"), "not json");
+        assert_eq!(node_ric_entry_point(&modules), None);
     }
 }

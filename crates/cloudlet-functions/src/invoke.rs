@@ -23,6 +23,7 @@ use crate::async_config::{
     Condition, EventInvokeConfig, EventInvokeConfigChange, LastResponse, NextStep, after_invocation, after_throttle,
     apply_change, invocation_record,
 };
+use crate::cold_start::{InitTimeline, ProcessOrigin};
 use crate::concurrency::{
     Admission, ConcurrencyController, ConcurrencySettings, Disposition, EnvId, InvokeRequest, Outcome,
 };
@@ -136,13 +137,17 @@ pub struct Invoker {
 #[derive(Debug)]
 struct LiveEnvironment {
     id: EnvId,
+    /// The function it runs (labels its metrics).
+    function: String,
     channel: Arc<RuntimeChannel>,
     endpoint: Mutex<Option<RuntimeEndpoint>>,
     process: ExecutionEnvironment,
     log_file: LogStreamFile,
     started_at: Timestamp,
-    /// How long spawning the process took (the first cold-start phase).
-    spawn_duration: Duration,
+    /// When the runtime process was running (the end of the cold start's
+    /// `process_start` phase), and whether it was a spare.
+    process_running_at: Timestamp,
+    process_origin: ProcessOrigin,
     /// `Some(exit)` once the process has exited.
     exited: watch::Receiver<Option<ExitInfo>>,
     init: tokio::sync::Mutex<InitState>,
@@ -211,6 +216,7 @@ impl Invoker {
         std::fs::create_dir_all(&settings.logs_dir)?;
         let sandbox = Sandbox::detect(&settings.sandbox_owner);
         tracing::info!(sandbox = sandbox.describe(), "execution environments");
+        control.set_metrics(Arc::clone(&metrics));
         let invoker = Arc::new(Invoker {
             control,
             core: Mutex::new(ConcurrencyController::new(settings.concurrency.clone())),
@@ -590,9 +596,10 @@ impl Invoker {
                 _ = exited.wait_for(Option::is_some) => None,
             };
             match result {
-                Some(InitOutcome::Ready) => {
-                    let duration = self.clock.now().saturating_duration_since(env.started_at);
-                    self.observe_init_phases(env, duration);
+                Some(InitOutcome::Ready { init_code }) => {
+                    let ready_at = self.clock.now();
+                    let duration = ready_at.saturating_duration_since(env.started_at);
+                    self.observe_init_phases(env, ready_at, init_code);
                     *init = InitState::Done { unreported_duration: report_init.then_some(duration) };
                     let disposition = self.core().init_finished(env.id, self.clock.now());
                     if disposition == Disposition::ShutDown {
@@ -686,7 +693,6 @@ impl Invoker {
             endpoint_url: &self.settings.endpoint_url,
             work_root: &self.settings.environments_dir,
         };
-        let spawned = self.clock.now();
         let (process, mut child) = match ExecutionEnvironment::start(spec, &self.commands, &self.sandbox).await {
             Ok(started) => started,
             Err(err) => {
@@ -694,6 +700,8 @@ impl Invoker {
                 return Err(LambdaError::service(cloudlet_core::ErrorChain(&err).to_string()));
             }
         };
+        let process_running_at = self.clock.now();
+        let process_origin = if process.adopted_spare() { ProcessOrigin::Spare } else { ProcessOrigin::New };
         let (exit_tx, exited) = watch::channel(None);
         let invoker = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -708,12 +716,14 @@ impl Invoker {
         });
         let live = Arc::new(LiveEnvironment {
             id,
+            function: version.function_name.clone(),
             channel,
             endpoint: Mutex::new(Some(endpoint)),
             process,
             log_file: LogStreamFile::new(&self.settings.logs_dir, &log_group, &log_stream),
             started_at,
-            spawn_duration: self.clock.now().saturating_duration_since(spawned),
+            process_running_at,
+            process_origin,
             exited,
             init: tokio::sync::Mutex::new(InitState::Pending(init_outcome)),
         });
@@ -1321,22 +1331,17 @@ impl Invoker {
         self.metrics.counter(name, help, &all).inc();
     }
 
-    /// Cold-start phases: `spawn` (process and sandbox set-up, up to the
-    /// runtime's `exec`) and `runtime_init` (from there to the runtime's
-    /// first `/next`: interpreter start, runtime client, the function's init
-    /// code). Code unpacking happens once per package at deploy time.
-    fn observe_init_phases(&self, env: &LiveEnvironment, init: Duration) {
-        let runtime_init = init.saturating_sub(env.spawn_duration);
-        for (phase, duration) in [("spawn", env.spawn_duration), ("runtime_init", runtime_init)] {
-            self.metrics
-                .histogram(
-                    "cloudlet_lambda_cold_start_phase_ms",
-                    "Cold-start phases of execution environments in milliseconds.",
-                    &[("phase", phase)],
-                    MS_BUCKETS,
-                )
-                .observe(duration.as_secs_f64() * 1000.0);
-        }
+    /// Records the cold-start phases of `env`, whose runtime called `/next`
+    /// for the first time at `ready_at` (see [`crate::cold_start`]; code
+    /// unpacking is recorded by the control plane at deploy time).
+    fn observe_init_phases(&self, env: &LiveEnvironment, ready_at: Timestamp, init_code: Option<Duration>) {
+        let timeline = InitTimeline {
+            started_at: env.started_at,
+            process_running_at: env.process_running_at,
+            ready_at,
+            init_code,
+        };
+        crate::cold_start::observe_environment(&self.metrics, &env.function, env.process_origin, &timeline);
     }
 
     /// Sets the gauges that mirror the concurrency core (called before the

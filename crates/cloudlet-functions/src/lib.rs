@@ -6,6 +6,7 @@
 //! the thin runtime that carries those decisions out with real processes.
 
 pub mod async_config;
+pub mod cold_start;
 pub mod concurrency;
 pub mod control;
 pub mod environment;

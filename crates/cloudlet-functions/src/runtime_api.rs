@@ -13,8 +13,13 @@
 //! A call that does not fit the phase gets `403 InvalidStateTransition`; a
 //! response for another request id gets `400 InvalidRequestID`. `/next`
 //! never times out: it waits until work arrives, as the Runtime API requires.
+//!
+//! The first `/next` may carry how long the runtime spent in the function's
+//! init code (cloudlet's built-in runtime clients send it, see
+//! [`crate::cold_start`]); it travels with [`InitOutcome::Ready`].
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
 
@@ -47,8 +52,9 @@ pub enum RuntimeReply {
 /// How initialisation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InitOutcome {
-    /// The runtime called `/next` for the first time.
-    Ready,
+    /// The runtime called `/next` for the first time, saying how long its
+    /// init code took if it knows.
+    Ready { init_code: Option<Duration> },
     /// The runtime reported `POST /runtime/init/error`.
     Failed { error_type: Option<String>, body: Vec<u8> },
 }
@@ -134,16 +140,18 @@ impl RuntimeChannel {
 
     /// `GET /runtime/invocation/next`: waits for the next invocation.
     ///
-    /// The first call ends initialisation. Calling `/next` while an
-    /// invocation is in flight abandons it without a reply, as a runtime that
-    /// lost its state would; the invoker then sees the reply channel close.
-    pub async fn next(&self) -> Invocation {
+    /// The first call ends initialisation; `init_code` is the runtime's own
+    /// report of its init code's duration, if it sent one (ignored on later
+    /// calls). Calling `/next` while an invocation is in flight abandons it
+    /// without a reply, as a runtime that lost its state would; the invoker
+    /// then sees the reply channel close.
+    pub async fn next(&self, init_code: Option<Duration>) -> Invocation {
         {
             let mut state = self.lock();
             if state.phase == Phase::Initializing {
                 state.phase = Phase::Ready;
                 if let Some(init_done) = state.init_done.take() {
-                    let _ = init_done.send(InitOutcome::Ready);
+                    let _ = init_done.send(InitOutcome::Ready { init_code });
                 }
             }
             if state.phase == Phase::Invoking {
@@ -261,8 +269,8 @@ mod tests {
     async fn init_then_invoke_then_respond() {
         let (channel, init) = RuntimeChannel::new();
         let replied = channel.dispatch(invocation("a"));
-        let got = channel.next().await;
-        assert_eq!(init.await.expect("init outcome"), InitOutcome::Ready);
+        let got = channel.next(None).await;
+        assert_eq!(init.await.expect("init outcome"), InitOutcome::Ready { init_code: None });
         assert_eq!(got.request_id, "a");
         channel.respond("a", b"42".to_vec()).expect("respond");
         assert_eq!(replied.await.expect("reply"), RuntimeReply::Response { body: b"42".to_vec() });
@@ -279,12 +287,28 @@ mod tests {
         );
 
         let _replied = channel.dispatch(invocation("a"));
-        channel.next().await;
+        channel.next(None).await;
         let err = channel.respond("b", Vec::new()).expect_err("wrong id");
         assert_eq!((err.http_status(), err.error_type()), (400, "InvalidRequestID"));
         channel.error("a", Some("Unhandled".into()), b"{}".to_vec()).expect("right id still works");
         let err = channel.respond("a", Vec::new()).expect_err("already answered");
         assert_eq!(err.error_type(), "InvalidStateTransition");
+        let err = channel.init_error(None, Vec::new()).expect_err("init is over");
+        assert_eq!(err.error_type(), "InvalidStateTransition");
+    }
+
+    #[tokio::test]
+    async fn only_the_first_next_reports_init_code() {
+        let (channel, init) = RuntimeChannel::new();
+        let replied = channel.dispatch(invocation("a"));
+        channel.next(Some(Duration::from_micros(1500))).await;
+        assert_eq!(init.await.expect("outcome"), InitOutcome::Ready { init_code: Some(Duration::from_micros(1500)) });
+        channel.respond("a", Vec::new()).expect("respond");
+        replied.await.expect("reply");
+        // A later report changes nothing: init is over, and the phase
+        // stays Ready until work arrives.
+        let _second = channel.dispatch(invocation("b"));
+        assert_eq!(channel.next(Some(Duration::from_secs(9))).await.request_id, "b");
         let err = channel.init_error(None, Vec::new()).expect_err("init is over");
         assert_eq!(err.error_type(), "InvalidStateTransition");
     }
@@ -304,7 +328,7 @@ mod tests {
         let (channel, _init) = RuntimeChannel::new();
         let waiting = tokio::spawn({
             let channel = Arc::clone(&channel);
-            async move { channel.next().await.request_id }
+            async move { channel.next(None).await.request_id }
         });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());

@@ -1,6 +1,11 @@
 //! The Lambda Runtime API over HTTP: one small server per execution
 //! environment, on `127.0.0.1:<port>`, in front of that environment's
 //! [`RuntimeChannel`] (the state machine lives in `cloudlet-functions`).
+//!
+//! Beyond the 2018-06-01 contract it reads one optional request header,
+//! cloudlet's built-in runtime clients' report of their init code's
+//! duration on the first `/next` ([`INIT_CODE_HEADER`]); every other runtime
+//! sees the plain Runtime API.
 
 use std::sync::Arc;
 
@@ -10,6 +15,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use cloudlet_functions::cold_start::{INIT_CODE_HEADER, parse_init_code_header};
 use cloudlet_functions::runtime_api::{RuntimeApiError, RuntimeApiServer, RuntimeChannel, RuntimeEndpoint};
 
 /// Runtime responses larger than Lambda allows are accepted here and turned
@@ -42,8 +48,9 @@ impl RuntimeApiServer for LoopbackRuntimeApi {
     }
 }
 
-async fn next(State(channel): State<Arc<RuntimeChannel>>) -> Response {
-    let invocation = channel.next().await;
+async fn next(State(channel): State<Arc<RuntimeChannel>>, request: HeaderMap) -> Response {
+    let init_code = request.get(INIT_CODE_HEADER).and_then(|v| v.to_str().ok()).and_then(parse_init_code_header);
+    let invocation = channel.next(init_code).await;
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {

@@ -5,6 +5,11 @@
 // contract: the handler is argv[2] ("file.export"), resolved from the current
 // directory (the task root); async and callback handlers; the same context
 // object and error types.
+//
+// Beyond aws-lambda-ric, its first /next carries the header
+// Cloudlet-Init-Code-Us: the microseconds spent importing the handler's module
+// (the function's init code), so that cloudlet can tell that cold-start phase
+// from the runtime's own start-up.
 import net from "node:net";
 import path from "node:path";
 import fs from "node:fs";
@@ -202,6 +207,7 @@ async function main() {
   if (process.argv[2] === "--spare") await becomeEnvironment();
   [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
   let handler;
+  const initCodeBegan = performance.now();
   try {
     handler = await loadHandler(process.argv[2]);
   } catch (err) {
@@ -210,8 +216,10 @@ async function main() {
     await call("POST", "/init/error", JSON.stringify(body), { "Lambda-Runtime-Function-Error-Type": body.errorType });
     process.exit(129);
   }
+  let nextHeaders = { "Cloudlet-Init-Code-Us": String(Math.round((performance.now() - initCodeBegan) * 1000)) };
   for (;;) {
-    const next = await call("GET", "/invocation/next");
+    const next = await call("GET", "/invocation/next", undefined, nextHeaders);
+    nextHeaders = {};
     const requestId = next.headers["lambda-runtime-aws-request-id"];
     globalThis.__requestId = requestId;
     const traceId = next.headers["lambda-runtime-trace-id"];

@@ -5,6 +5,11 @@
 # follows awslambdaric's contract: the handler is argv[1] ("module.function"),
 # the context object has the same attributes, and init and invocation errors
 # are reported with the same error types, messages and log lines.
+#
+# Beyond awslambdaric, its first /next carries the header
+# Cloudlet-Init-Code-Us: the microseconds spent importing the handler's module
+# (the function's init code), so that cloudlet can tell that cold-start phase
+# from the runtime's own start-up.
 import importlib
 import json
 import os
@@ -246,6 +251,7 @@ def main():
     if task_root not in sys.path:
         sys.path.insert(0, task_root)
 
+    init_code_began = time.perf_counter()
     try:
         handler = _get_handler(sys.argv[1])
     except FaultException as e:
@@ -263,9 +269,12 @@ def main():
             headers={"Lambda-Runtime-Function-Error-Type": result["errorType"]},
         )
         sys.exit(1)
+    init_code_us = int((time.perf_counter() - init_code_began) * 1_000_000)
+    next_headers = {"Cloudlet-Init-Code-Us": str(init_code_us)}
 
     while True:
-        response, body = client.call("GET", "/invocation/next")
+        response, body = client.call("GET", "/invocation/next", headers=next_headers)
+        next_headers = None
         request_id = response.getheader("Lambda-Runtime-Aws-Request-Id")
         trace_id = response.getheader("Lambda-Runtime-Trace-Id")
         if trace_id is not None:
