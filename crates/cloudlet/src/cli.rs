@@ -35,6 +35,8 @@ pub(crate) enum Command {
     Fn(FnArgs),
     /// Create, inspect and use SQS queues on a running daemon
     Sqs(SqsArgs),
+    /// Simulate Kubernetes scheduling (kube-scheduler v1.34 semantics) on manifests
+    Sched(crate::sched::SchedArgs),
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod data_dir;
 mod functions;
+mod sched;
 mod sqs;
 mod up;
 
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         cli::Command::Up(args) => up::run(args).map_err(|err| report(&err)),
         cli::Command::Fn(args) => functions::run(args).map_err(|err| report(&err)),
         cli::Command::Sqs(args) => sqs::run(args).map_err(|err| report(&err)),
+        cli::Command::Sched(args) => sched::run(args).map_err(|err| report(&err)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

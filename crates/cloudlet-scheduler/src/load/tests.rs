@@ -1,0 +1,111 @@
+//! Manifest loading: kinds, expansion, defaults, and errors that name the
+//! file, document and field.
+
+use super::*;
+
+fn load(yaml: &str) -> Result<Manifests, LoadError> {
+    Manifests::build(&parse_documents("m.yaml", yaml)?)
+}
+
+fn error(yaml: &str) -> String {
+    match load(yaml) {
+        Ok(_) => panic!("expected an error"),
+        Err(err) => err.to_string(),
+    }
+}
+
+#[test]
+fn deployments_expand_into_owned_pods() {
+    let m = match load(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, image: nginx}]}\n",
+    ) {
+        Ok(m) => m,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(m.pods.len(), 3);
+    let names: std::collections::HashSet<&str> = m.pods.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names.len(), 3);
+    for pod in &m.pods {
+        assert_eq!(pod.namespace, "shop");
+        assert!(pod.name.starts_with("web-"));
+        assert!(pod.labels.contains_key("pod-template-hash"));
+        let selector = pod.owner_selector.as_ref().map(|s| s.matches(&pod.labels));
+        assert_eq!(selector, Some(true));
+        assert_eq!(pod.images, vec!["nginx:latest".to_string()]);
+    }
+    assert!(m.namespaces.contains_key("shop"));
+}
+
+#[test]
+fn priority_comes_from_the_class_or_the_global_default() {
+    let m = match load(
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 1000\npreemptionPolicy: Never\n---\n\
+apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: default}\nvalue: 7\nglobalDefault: true\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {priorityClassName: high, containers: [{name: c, image: x}]}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec: {containers: [{name: c, image: x}]}\n",
+    ) {
+        Ok(m) => m,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!((m.pods[0].priority, m.pods[0].preemption_never), (1000, true));
+    assert_eq!((m.pods[1].priority, m.pods[1].preemption_never), (7, false));
+}
+
+#[test]
+fn init_containers_sidecars_and_overhead_sum_like_upstream() {
+    let m = match load(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  overhead: {cpu: 10m}\n  initContainers:\n  - {name: i1, image: x, resources: {requests: {cpu: '2'}}}\n  - {name: side, image: x, restartPolicy: Always, resources: {requests: {cpu: 200m}}}\n  - {name: i2, image: x, resources: {requests: {cpu: 500m}}}\n  containers:\n  - {name: c, image: x, resources: {requests: {cpu: 300m}}}\n",
+    ) {
+        Ok(m) => m,
+        Err(e) => panic!("{e}"),
+    };
+    // max(300m + 200m sidecar, init max(2, 200m + 500m)) + 10m overhead
+    assert_eq!(m.pods[0].requests.milli_cpu, 2010);
+}
+
+#[test]
+fn errors_name_file_document_and_field() {
+    let bad_quantity = "apiVersion: v1\nkind: Node\nmetadata: {name: n}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x, resources: {requests: {cpu: 1x}}}]}\n";
+    assert_eq!(
+        error(bad_quantity),
+        "m.yaml, document 2 (Pod default/p): spec.containers[0].resources.requests.cpu: \"1x\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    );
+    let unknown = error("apiVersion: v1\nkind: Service\nmetadata: {name: s}\n");
+    assert!(unknown.starts_with("m.yaml, document 1: kind: unknown kind \"Service\""), "{unknown}");
+    let bad_selector = error(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x}]\n  affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: zone, labelSelector: {matchExpressions: [{key: app, operator: In}]}}]}}\n",
+    );
+    assert_eq!(
+        bad_selector,
+        "m.yaml, document 1 (Pod default/p): spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0]: values: must be specified when `operator` is 'In' or 'NotIn'"
+    );
+    let wrong_shape = error("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: {name: c}}\n");
+    assert!(wrong_shape.starts_with("m.yaml, document 1: spec.containers: "), "{wrong_shape}");
+    let syntax = error("a: [\n");
+    assert!(syntax.starts_with("m.yaml: not valid YAML or JSON"), "{syntax}");
+}
+
+#[test]
+fn volumes_that_need_binding_are_not_supported() {
+    let err = error(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x}]\n  volumes: [{name: cfg, configMap: {name: c}}, {name: data, persistentVolumeClaim: {claimName: d}}]\n",
+    );
+    assert!(err.starts_with("m.yaml, document 1 (Pod default/p): spec.volumes[1].persistentVolumeClaim: persistentVolumeClaim volumes are not supported"), "{err}");
+    let err = error(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x}]\n  resourceClaims: [{name: gpu, resourceClaimName: g}]\n",
+    );
+    assert!(err.contains("spec.resourceClaims: resource claims"), "{err}");
+}
+
+#[test]
+fn lists_and_json_documents_load() {
+    let m = match load(
+        "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [{\"apiVersion\": \"v1\", \"kind\": \"Node\", \"metadata\": {\"name\": \"n\"}, \"status\": {\"allocatable\": {\"cpu\": 2, \"memory\": \"1Gi\"}}}]}",
+    ) {
+        Ok(m) => m,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(m.nodes.len(), 1);
+    assert_eq!(m.nodes[0].allocatable.milli_cpu, 2000);
+    assert_eq!(m.nodes[0].labels.get("kubernetes.io/hostname").map(String::as_str), Some("n"));
+}

@@ -1,0 +1,217 @@
+//! InterPodAffinity: required affinity and anti-affinity (the incoming
+//! pod's and existing pods'), and the preferred-terms score with
+//! `hardPodAffinityWeight`, min-max normalised.
+
+use std::collections::HashMap;
+
+use super::{MAX_NODE_SCORE, Rejection};
+use crate::cluster::Cluster;
+use crate::config::{Plugin, Profile};
+use crate::model::{AffinityTerm, Node, Pod};
+
+pub const ERR_AFFINITY: &str = "node(s) didn't match pod affinity rules";
+pub const ERR_ANTI_AFFINITY: &str = "node(s) didn't match pod anti-affinity rules";
+pub const ERR_EXISTING_ANTI_AFFINITY: &str = "node(s) didn't satisfy existing pods anti-affinity rules";
+
+type TopologyCounts = HashMap<(String, String), i64>;
+
+/// PreFilter state.
+#[derive(Debug, Clone, Default)]
+pub struct FilterState {
+    /// Existing pods' required anti-affinity terms that match the incoming pod.
+    pub existing_anti_affinity: TopologyCounts,
+    /// Existing pods matching all of the incoming pod's required affinity terms.
+    pub affinity: TopologyCounts,
+    /// Existing pods matching each incoming required anti-affinity term.
+    pub anti_affinity: TopologyCounts,
+}
+
+fn bump(counts: &mut TopologyCounts, node: &Node, key: &str, by: i64) {
+    if let Some(value) = node.labels.get(key) {
+        *counts.entry((key.to_string(), value.clone())).or_insert(0) += by;
+    }
+}
+
+fn matches_all(terms: &[AffinityTerm], pod: &Pod, ns_labels: &crate::labels::Labels) -> bool {
+    terms.iter().all(|t| t.matches(&pod.namespace, &pod.labels, ns_labels))
+}
+
+pub fn prefilter(cluster: &Cluster, pod: &Pod) -> FilterState {
+    let mut state = FilterState::default();
+    let pod_ns_labels = cluster.namespace_labels(&pod.namespace);
+    if cluster.nodes_with_required_anti_affinity_pods > 0 {
+        for (node_id, node_state) in cluster.states.iter().enumerate() {
+            for &existing in &node_state.pods_with_required_anti_affinity {
+                for term in &cluster.pods[existing].affinity.required_anti_affinity {
+                    if term.matches(&pod.namespace, &pod.labels, pod_ns_labels) {
+                        bump(&mut state.existing_anti_affinity, &cluster.nodes[node_id], &term.topology_key, 1);
+                    }
+                }
+            }
+        }
+    }
+    let affinity = &pod.affinity.required_affinity;
+    let anti = &pod.affinity.required_anti_affinity;
+    if affinity.is_empty() && anti.is_empty() {
+        return state;
+    }
+    for (node_id, node_state) in cluster.states.iter().enumerate() {
+        let node = &cluster.nodes[node_id];
+        for &existing in &node_state.pods {
+            let other = &cluster.pods[existing];
+            let ns_labels = cluster.namespace_labels(&other.namespace);
+            if !affinity.is_empty() && matches_all(affinity, other, ns_labels) {
+                for t in affinity {
+                    bump(&mut state.affinity, node, &t.topology_key, 1);
+                }
+            }
+            for t in anti {
+                if t.matches(&other.namespace, &other.labels, ns_labels) {
+                    bump(&mut state.anti_affinity, node, &t.topology_key, 1);
+                }
+            }
+        }
+    }
+    state
+}
+
+pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node: &Node) -> Option<Rejection> {
+    // satisfyPodAffinity
+    let mut pods_exist = true;
+    for term in &pod.affinity.required_affinity {
+        let Some(value) = node.labels.get(&term.topology_key) else {
+            return Some(
+                Rejection::new(Plugin::InterPodAffinity, ERR_AFFINITY, true)
+                    .with_detail(format!("node has no label {}", term.topology_key)),
+            );
+        };
+        if state.affinity.get(&(term.topology_key.clone(), value.clone())).copied().unwrap_or(0) <= 0 {
+            pods_exist = false;
+        }
+    }
+    if !pods_exist {
+        let own_ns = cluster.namespace_labels(&pod.namespace);
+        let first_of_its_kind = state.affinity.is_empty() && matches_all(&pod.affinity.required_affinity, pod, own_ns);
+        if !first_of_its_kind {
+            return Some(
+                Rejection::new(Plugin::InterPodAffinity, ERR_AFFINITY, true)
+                    .with_detail("no pod matching the required affinity terms in the node's topology domain".into()),
+            );
+        }
+    }
+    // satisfyPodAntiAffinity
+    if !state.anti_affinity.is_empty() {
+        for term in &pod.affinity.required_anti_affinity {
+            if let Some(value) = node.labels.get(&term.topology_key)
+                && state.anti_affinity.get(&(term.topology_key.clone(), value.clone())).copied().unwrap_or(0) > 0
+            {
+                return Some(Rejection::new(Plugin::InterPodAffinity, ERR_ANTI_AFFINITY, false).with_detail(format!(
+                    "a pod matching an anti-affinity term runs in {}={value}",
+                    term.topology_key
+                )));
+            }
+        }
+    }
+    // satisfyExistingPodsAntiAffinity
+    if !state.existing_anti_affinity.is_empty() {
+        for (key, value) in &node.labels {
+            if state.existing_anti_affinity.get(&(key.clone(), value.clone())).copied().unwrap_or(0) > 0 {
+                return Some(
+                    Rejection::new(Plugin::InterPodAffinity, ERR_EXISTING_ANTI_AFFINITY, false)
+                        .with_detail(format!("an existing pod's anti-affinity excludes {key}={value}")),
+                );
+            }
+        }
+    }
+    None
+}
+
+/// PreScore state: score per topology key and value.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreState {
+    pub topology_score: HashMap<String, HashMap<String, i64>>,
+}
+
+fn add(scores: &mut HashMap<String, HashMap<String, i64>>, term: &AffinityTerm, node: &Node, weight: i64) {
+    if let Some(value) = node.labels.get(&term.topology_key) {
+        *scores.entry(term.topology_key.clone()).or_default().entry(value.clone()).or_insert(0) += weight;
+    }
+}
+
+/// Returns `None` when the plugin skips this pod.
+pub fn prescore(cluster: &Cluster, profile: &Profile, pod: &Pod) -> Option<ScoreState> {
+    let has_constraints =
+        !pod.affinity.preferred_affinity.is_empty() || !pod.affinity.preferred_anti_affinity.is_empty();
+    if profile.ignore_preferred_terms_of_existing_pods && !has_constraints {
+        return None;
+    }
+    if !has_constraints && cluster.nodes_with_affinity_pods == 0 {
+        return Some(ScoreState::default());
+    }
+    let mut topology_score: HashMap<String, HashMap<String, i64>> = HashMap::new();
+    let pod_ns_labels = cluster.namespace_labels(&pod.namespace);
+    for (node_id, node_state) in cluster.states.iter().enumerate() {
+        let node = &cluster.nodes[node_id];
+        if node.labels.is_empty() {
+            continue;
+        }
+        let pods = if has_constraints { &node_state.pods } else { &node_state.pods_with_affinity };
+        for &existing in pods {
+            let other = &cluster.pods[existing];
+            let other_ns = cluster.namespace_labels(&other.namespace);
+            for w in &pod.affinity.preferred_affinity {
+                if w.term.matches(&other.namespace, &other.labels, other_ns) {
+                    add(&mut topology_score, &w.term, node, i64::from(w.weight));
+                }
+            }
+            for w in &pod.affinity.preferred_anti_affinity {
+                if w.term.matches(&other.namespace, &other.labels, other_ns) {
+                    add(&mut topology_score, &w.term, node, -i64::from(w.weight));
+                }
+            }
+            if profile.hard_pod_affinity_weight > 0 {
+                for t in &other.affinity.required_affinity {
+                    if t.matches(&pod.namespace, &pod.labels, pod_ns_labels) {
+                        add(&mut topology_score, t, node, profile.hard_pod_affinity_weight);
+                    }
+                }
+            }
+            if !profile.ignore_preferred_terms_of_existing_pods {
+                for w in &other.affinity.preferred_affinity {
+                    if w.term.matches(&pod.namespace, &pod.labels, pod_ns_labels) {
+                        add(&mut topology_score, &w.term, node, i64::from(w.weight));
+                    }
+                }
+                for w in &other.affinity.preferred_anti_affinity {
+                    if w.term.matches(&pod.namespace, &pod.labels, pod_ns_labels) {
+                        add(&mut topology_score, &w.term, node, -i64::from(w.weight));
+                    }
+                }
+            }
+        }
+    }
+    Some(ScoreState { topology_score })
+}
+
+pub fn score(state: &ScoreState, node: &Node) -> i64 {
+    let mut score = 0;
+    for (key, values) in &state.topology_score {
+        if let Some(value) = node.labels.get(key) {
+            score += values.get(value).copied().unwrap_or(0);
+        }
+    }
+    score
+}
+
+pub fn normalize(state: &ScoreState, scores: &mut [i64]) {
+    if state.topology_score.is_empty() {
+        return;
+    }
+    let min = scores.iter().copied().min().unwrap_or(0);
+    let max = scores.iter().copied().max().unwrap_or(0);
+    let diff = max - min;
+    for s in scores.iter_mut() {
+        let f = if diff > 0 { MAX_NODE_SCORE as f64 * ((*s - min) as f64 / diff as f64) } else { 0.0 };
+        *s = f as i64;
+    }
+}

@@ -1,0 +1,181 @@
+//! NodeResourcesFit (filter and the LeastAllocated, MostAllocated and
+//! RequestedToCapacityRatio scores) and NodeResourcesBalancedAllocation,
+//! in upstream's int64 arithmetic.
+
+use super::{MAX_NODE_SCORE, Rejection};
+use crate::cluster::NodeState;
+use crate::config::{Plugin, ResourceWeight, ScoringStrategy};
+use crate::model::{Node, Pod, is_scalar_resource};
+
+/// NodeResourcesFit Filter (`fitsRequest`). Reasons are in upstream's
+/// order; a request larger than the node's whole allocatable makes the
+/// rejection unresolvable.
+pub fn fit_filter(pod: &Pod, node: &Node, state: &NodeState) -> Option<Rejection> {
+    let mut reasons = Vec::new();
+    let mut unresolvable = false;
+    let mut details = Vec::new();
+    let alloc = &node.allocatable;
+    if state.pods.len() as i64 + 1 > alloc.pods {
+        reasons.push("Too many pods".to_string());
+        details.push(format!("pods: {} used of {}", state.pods.len(), alloc.pods));
+    }
+    let req = &pod.requests;
+    if !req.is_zero() {
+        let mut check = |name: &str, want: i64, used: i64, capacity: i64| {
+            if want > 0 && want > capacity - used {
+                reasons.push(format!("Insufficient {name}"));
+                unresolvable |= want > capacity;
+                details.push(format!("{name}: requested {want}, used {used}, allocatable {capacity}"));
+            }
+        };
+        check("cpu", req.milli_cpu, state.requested.milli_cpu, alloc.milli_cpu);
+        check("memory", req.memory, state.requested.memory, alloc.memory);
+        check("ephemeral-storage", req.ephemeral_storage, state.requested.ephemeral_storage, alloc.ephemeral_storage);
+        for (name, want) in &req.scalar {
+            if *want == 0 {
+                continue;
+            }
+            check(name, *want, state.requested.scalar(name), alloc.scalar(name));
+        }
+    }
+    if reasons.is_empty() {
+        return None;
+    }
+    Some(Rejection { plugin: Plugin::NodeResourcesFit, reasons, unresolvable, detail: Some(details.join("; ")) })
+}
+
+/// `(allocatable, requested-with-pod)` per configured resource, the way
+/// `resourceAllocationScorer` builds them; `(0, 0)` for a resource that is
+/// skipped. `use_requested` is true for BalancedAllocation (actual requests)
+/// and false for Fit (non-zero defaults for cpu and memory).
+fn allocation(
+    pod: &Pod,
+    node: &Node,
+    state: &NodeState,
+    resources: &[ResourceWeight],
+    use_requested: bool,
+) -> Vec<(i64, i64)> {
+    resources
+        .iter()
+        .map(|r| {
+            let alloc = &node.allocatable;
+            match r.name.as_str() {
+                "cpu" if use_requested => (alloc.milli_cpu, state.requested.milli_cpu + pod.requests.milli_cpu),
+                "cpu" => (alloc.milli_cpu, state.non_zero_milli_cpu + pod.non_zero_milli_cpu),
+                "memory" if use_requested => (alloc.memory, state.requested.memory + pod.requests.memory),
+                "memory" => (alloc.memory, state.non_zero_memory + pod.non_zero_memory),
+                "ephemeral-storage" => {
+                    (alloc.ephemeral_storage, state.requested.ephemeral_storage + pod.requests.ephemeral_storage)
+                }
+                name if is_scalar_resource(name) => {
+                    let want = pod.requests.scalar(name);
+                    if want == 0 { (0, 0) } else { (alloc.scalar(name), state.requested.scalar(name) + want) }
+                }
+                _ => (0, 0),
+            }
+        })
+        .collect()
+}
+
+/// The pod's requests for the configured resources, as BalancedAllocation's
+/// PreScore sees them (actual requests).
+pub fn is_best_effort_for(pod: &Pod, resources: &[ResourceWeight]) -> bool {
+    resources.iter().all(|r| match r.name.as_str() {
+        "cpu" => pod.requests.milli_cpu == 0,
+        "memory" => pod.requests.memory == 0,
+        name => pod.requests.get(name) == 0,
+    })
+}
+
+pub fn fit_score(
+    pod: &Pod,
+    node: &Node,
+    state: &NodeState,
+    strategy: &ScoringStrategy,
+    resources: &[ResourceWeight],
+) -> i64 {
+    let alloc = allocation(pod, node, state, resources, false);
+    match strategy {
+        ScoringStrategy::LeastAllocated => {
+            weighted_average(
+                &alloc,
+                resources,
+                |req, cap| if req > cap { 0 } else { (cap - req) * MAX_NODE_SCORE / cap },
+            )
+        }
+        ScoringStrategy::MostAllocated => {
+            weighted_average(&alloc, resources, |req, cap| req.min(cap) * MAX_NODE_SCORE / cap)
+        }
+        ScoringStrategy::RequestedToCapacityRatio(shape) => {
+            let mut node_score: i64 = 0;
+            let mut weight_sum: i64 = 0;
+            for ((cap, req), r) in alloc.iter().zip(resources) {
+                if *cap == 0 {
+                    continue;
+                }
+                let utilization = if *req > *cap { 100 } else { req * 100 / cap };
+                let score = broken_linear(shape, utilization);
+                if score > 0 {
+                    node_score += score * r.weight;
+                    weight_sum += r.weight;
+                }
+            }
+            if weight_sum == 0 { 0 } else { (node_score as f64 / weight_sum as f64).round() as i64 }
+        }
+    }
+}
+
+fn weighted_average(alloc: &[(i64, i64)], resources: &[ResourceWeight], score: impl Fn(i64, i64) -> i64) -> i64 {
+    let mut node_score: i64 = 0;
+    let mut weight_sum: i64 = 0;
+    for ((cap, req), r) in alloc.iter().zip(resources) {
+        if *cap == 0 {
+            continue;
+        }
+        node_score += score(*req, *cap) * r.weight;
+        weight_sum += r.weight;
+    }
+    if weight_sum == 0 { 0 } else { node_score / weight_sum }
+}
+
+/// `helper.BuildBrokenLinearFunction` over `(utilization, score)` points.
+fn broken_linear(shape: &[(i64, i64)], p: i64) -> i64 {
+    for (i, (u, s)) in shape.iter().enumerate() {
+        if p <= *u {
+            if i == 0 {
+                return shape[0].1;
+            }
+            let (u0, s0) = shape[i - 1];
+            return s0 + (s - s0) * (p - u0) / (u - u0);
+        }
+    }
+    shape.last().map_or(0, |(_, s)| *s)
+}
+
+/// NodeResourcesBalancedAllocation (v1.34 form: the balance with the pod).
+pub fn balanced_score(pod: &Pod, node: &Node, state: &NodeState, resources: &[ResourceWeight]) -> i64 {
+    let alloc = allocation(pod, node, state, resources, true);
+    let mut fractions = Vec::with_capacity(alloc.len());
+    let mut total = 0.0;
+    for (cap, req) in &alloc {
+        if *cap == 0 {
+            continue;
+        }
+        let f = (*req as f64 / *cap as f64).min(1.0);
+        total += f;
+        fractions.push(f);
+    }
+    let std = match fractions.len() {
+        2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
+        n if n > 2 => {
+            let mean = total / n as f64;
+            let sum: f64 = fractions.iter().map(|f| (f - mean) * (f - mean)).sum();
+            (sum / n as f64).sqrt()
+        }
+        _ => 0.0,
+    };
+    ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,381 @@
+//! `simulate`: every pending pod through the priority queue, one cycle
+//! each, with preemption, retries after the cluster changes, and the
+//! report (placements, unschedulable pods with their messages,
+//! preemptions, utilisation).
+//!
+//! Queue order is PrioritySort's: higher priority first, then the order the
+//! pods were read. A pod that failed is tried again after a pass in which
+//! the cluster changed in a way that can help it (a bind, for pods held back
+//! by inter-pod affinity or topology spread; an eviction, for every pod), as
+//! kube-scheduler's queue moves such pods back on cluster events.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::cluster::{Cluster, NodeId, PodId};
+use crate::config::{Plugin, Profile};
+use crate::framework::{Decision, FitError, Framework, NodeExplanation};
+use crate::load::Manifests;
+use crate::model::Resources;
+use crate::preemption::{self, PostFilter};
+
+/// The message of a pod held back by scheduling gates (condition reason
+/// `SchedulingGated`).
+pub const GATED_MESSAGE: &str = "Scheduling is blocked due to non-empty scheduling gates";
+
+/// Why a simulation could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error("{origin}: pod {pod}: spec.nodeName: node {node:?} not found")]
+    UnknownNode { origin: String, pod: String, node: String },
+    #[error("pod {0} not found in the inputs")]
+    UnknownPod(String),
+}
+
+/// A pod and where it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub namespace: String,
+    pub name: String,
+    pub node: String,
+}
+
+/// A pod left pending, and the `FailedScheduling` message of its last
+/// attempt (untruncated, as in the `PodScheduled` condition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub namespace: String,
+    pub name: String,
+    pub message: String,
+}
+
+/// A preemption: the preemptor, the node it was nominated to, the victims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreemptionRecord {
+    pub preemptor: (String, String),
+    pub node: String,
+    pub victims: Vec<(String, String)>,
+}
+
+/// Allocatable and allocated (requested) resources of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeUsage {
+    pub name: String,
+    pub allocatable: Resources,
+    pub allocated: Resources,
+    /// Pods bound to the node.
+    pub pods: i64,
+}
+
+/// The result of a simulation.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Pods placed by this simulation, in the order they were bound.
+    pub placements: Vec<Placement>,
+    pub unschedulable: Vec<Pending>,
+    pub preemptions: Vec<PreemptionRecord>,
+    pub nodes: Vec<NodeUsage>,
+    /// Scheduling cycles run (attempts, including retries).
+    pub attempts: usize,
+}
+
+/// The explanation of one pod's last cycle.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    pub namespace: String,
+    pub name: String,
+    /// `Scheduled` / `FailedScheduling` text.
+    pub outcome: String,
+    pub nodes: Vec<NodeExplanation>,
+}
+
+/// A simulation in progress: the cluster, the framework and the queue.
+#[derive(Debug)]
+pub struct Simulation {
+    pub cluster: Cluster,
+    pub framework: Framework,
+    pub budgets: Vec<crate::load::DisruptionBudget>,
+    explain_target: Option<PodId>,
+    explanation: Option<Explanation>,
+}
+
+impl Simulation {
+    /// Builds the cluster from manifests and binds the pods that already
+    /// have a `nodeName`.
+    pub fn new(manifests: Manifests, profile: Profile, seed: u64) -> Result<Self, SimulateError> {
+        let Manifests { nodes, pods, namespaces, disruption_budgets, .. } = manifests;
+        let mut cluster = Cluster::new(nodes, pods, namespaces);
+        for pod_id in 0..cluster.pods.len() {
+            if let Some(node) = cluster.pods[pod_id].node_name.clone() {
+                let Some(&node_id) = cluster.node_by_name.get(&node) else {
+                    let pod = &cluster.pods[pod_id];
+                    return Err(SimulateError::UnknownNode { origin: pod.source.clone(), pod: pod.key(), node });
+                };
+                cluster.bind(pod_id, node_id);
+            }
+        }
+        Ok(Self {
+            cluster,
+            framework: Framework::new(profile, seed),
+            budgets: disruption_budgets,
+            explain_target: None,
+            explanation: None,
+        })
+    }
+
+    /// Records the explanation of this pod's last cycle.
+    pub fn explain(&mut self, namespace: &str, name: &str) -> Result<(), SimulateError> {
+        let id = self.cluster.pods.iter().position(|p| p.namespace == namespace && p.name == name);
+        self.explain_target = Some(id.ok_or_else(|| SimulateError::UnknownPod(format!("{namespace}/{name}")))?);
+        Ok(())
+    }
+
+    pub fn explanation(&self) -> Option<&Explanation> {
+        self.explanation.as_ref()
+    }
+
+    /// Pods waiting to be scheduled, in PrioritySort order.
+    fn queue(&self) -> Vec<PodId> {
+        let mut queue: Vec<PodId> =
+            (0..self.cluster.pods.len()).filter(|p| self.cluster.pod_node[*p].is_none()).collect();
+        queue.sort_by(|a, b| self.cluster.pods[*b].priority.cmp(&self.cluster.pods[*a].priority).then(a.cmp(b)));
+        queue
+    }
+
+    /// A simulation over a cluster built elsewhere (benchmarks).
+    pub fn from_cluster(cluster: Cluster, profile: Profile, seed: u64) -> Self {
+        Self {
+            cluster,
+            framework: Framework::new(profile, seed),
+            budgets: Vec::new(),
+            explain_target: None,
+            explanation: None,
+        }
+    }
+
+    /// Schedules every pending pod and reports.
+    pub fn run(&mut self) -> Report {
+        let queue = self.queue();
+        self.run_pods(queue)
+    }
+
+    /// Schedules the given pods (in PrioritySort order) and reports.
+    pub fn run_pods(&mut self, mut queue: Vec<PodId>) -> Report {
+        queue.sort_by(|a, b| self.cluster.pods[*b].priority.cmp(&self.cluster.pods[*a].priority).then(a.cmp(b)));
+        let mut report = Report::default();
+        let mut pending: BTreeMap<PodId, (String, RetryOn)> = BTreeMap::new();
+        let gates = self.framework.profile.scheduling_gates;
+        let mut evicted: std::collections::HashSet<PodId> = std::collections::HashSet::new();
+        loop {
+            let mut bound_any = false;
+            let mut evicted_any = false;
+            for &pod_id in &queue {
+                if evicted.contains(&pod_id) || self.cluster.pod_node[pod_id].is_some() {
+                    continue;
+                }
+                if gates && !self.cluster.pods[pod_id].scheduling_gates.is_empty() {
+                    pending.insert(pod_id, (GATED_MESSAGE.to_string(), RetryOn::Never));
+                    continue;
+                }
+                report.attempts += 1;
+                match self.attempt(pod_id, &mut report, None) {
+                    Attempt::Bound => {
+                        pending.remove(&pod_id);
+                        bound_any = true;
+                    }
+                    Attempt::Preempted(victims) => {
+                        evicted_any = true;
+                        evicted.extend(victims);
+                        report.attempts += 1;
+                        let node =
+                            report.preemptions.last().and_then(|p| self.cluster.node_by_name.get(&p.node).copied());
+                        match self.attempt(pod_id, &mut report, node) {
+                            Attempt::Bound => {
+                                pending.remove(&pod_id);
+                                bound_any = true;
+                            }
+                            Attempt::Failed(message, retry) | Attempt::FailedAfterPreemption(message, retry) => {
+                                pending.insert(pod_id, (message, retry));
+                            }
+                            Attempt::Preempted(more) => evicted.extend(more),
+                        }
+                    }
+                    Attempt::Failed(message, retry) | Attempt::FailedAfterPreemption(message, retry) => {
+                        pending.insert(pod_id, (message, retry));
+                    }
+                }
+            }
+            queue = pending
+                .iter()
+                .filter(|(_, (_, retry))| evicted_any || (bound_any && *retry == RetryOn::Bind))
+                .map(|(id, _)| *id)
+                .collect();
+            queue.sort_by(|a, b| self.cluster.pods[*b].priority.cmp(&self.cluster.pods[*a].priority).then(a.cmp(b)));
+            if queue.is_empty() {
+                break;
+            }
+        }
+        for (pod_id, (message, _)) in pending {
+            let pod = &self.cluster.pods[pod_id];
+            report.unschedulable.push(Pending { namespace: pod.namespace.clone(), name: pod.name.clone(), message });
+        }
+        report.nodes = self.usage();
+        report
+    }
+
+    /// One cycle; `nominated` is checked first (after a preemption).
+    fn attempt(&mut self, pod_id: PodId, report: &mut Report, nominated: Option<NodeId>) -> Attempt {
+        let explain = self.explain_target == Some(pod_id);
+        if let Some(node) = nominated {
+            let state = self.framework.prefilter(&self.cluster, pod_id);
+            if self.framework.run_filters(&self.cluster, &state, pod_id, node).is_none() {
+                if explain {
+                    let cycle = self.framework.clone().schedule(&self.cluster, pod_id, true);
+                    self.record_explanation(pod_id, cycle.explanation.unwrap_or_default(), Some(node), None);
+                }
+                self.bind(pod_id, node, report);
+                return Attempt::Bound;
+            }
+        }
+        let cycle = self.framework.schedule(&self.cluster, pod_id, explain);
+        match cycle.decision {
+            Decision::Bind(node) => {
+                if explain {
+                    self.record_explanation(pod_id, cycle.explanation.unwrap_or_default(), Some(node), None);
+                }
+                self.bind(pod_id, node, report);
+                Attempt::Bound
+            }
+            Decision::Unschedulable(mut err) => {
+                let retry = retry_on(&err);
+                if self.framework.profile.preemption && err.num_all_nodes > 0 {
+                    match preemption::post_filter(&mut self.framework, &mut self.cluster, pod_id, &err, &self.budgets) {
+                        PostFilter::Preempted(p) => {
+                            let pod = &self.cluster.pods[pod_id];
+                            report.preemptions.push(PreemptionRecord {
+                                preemptor: (pod.namespace.clone(), pod.name.clone()),
+                                node: self.cluster.nodes[p.node].name.clone(),
+                                victims: p
+                                    .victims
+                                    .iter()
+                                    .map(|v| {
+                                        (self.cluster.pods[*v].namespace.clone(), self.cluster.pods[*v].name.clone())
+                                    })
+                                    .collect(),
+                            });
+                            if explain {
+                                self.record_explanation(
+                                    pod_id,
+                                    cycle.explanation.unwrap_or_default(),
+                                    None,
+                                    Some(err.message()),
+                                );
+                            }
+                            return Attempt::Preempted(p.victims);
+                        }
+                        PostFilter::Failed(message) => err.postfilter_message = Some(message),
+                    }
+                }
+                let message = err.message();
+                if explain {
+                    self.record_explanation(pod_id, cycle.explanation.unwrap_or_default(), None, Some(message.clone()));
+                }
+                if nominated.is_some() {
+                    Attempt::FailedAfterPreemption(message, retry)
+                } else {
+                    Attempt::Failed(message, retry)
+                }
+            }
+        }
+    }
+
+    fn bind(&mut self, pod_id: PodId, node: NodeId, report: &mut Report) {
+        self.cluster.bind(pod_id, node);
+        let pod = &self.cluster.pods[pod_id];
+        report.placements.push(Placement {
+            namespace: pod.namespace.clone(),
+            name: pod.name.clone(),
+            node: self.cluster.nodes[node].name.clone(),
+        });
+    }
+
+    fn record_explanation(
+        &mut self,
+        pod_id: PodId,
+        nodes: Vec<NodeExplanation>,
+        node: Option<NodeId>,
+        failure: Option<String>,
+    ) {
+        let pod = &self.cluster.pods[pod_id];
+        let outcome = match (node, failure) {
+            (Some(node), _) => {
+                format!("Successfully assigned {}/{} to {}", pod.namespace, pod.name, self.cluster.nodes[node].name)
+            }
+            (None, Some(message)) => message,
+            (None, None) => String::new(),
+        };
+        self.explanation =
+            Some(Explanation { namespace: pod.namespace.clone(), name: pod.name.clone(), outcome, nodes });
+    }
+
+    /// Allocatable vs allocated per node, in input order.
+    pub fn usage(&self) -> Vec<NodeUsage> {
+        self.cluster
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| NodeUsage {
+                name: n.name.clone(),
+                allocatable: n.allocatable.clone(),
+                allocated: self.cluster.states[i].requested.clone(),
+                pods: self.cluster.states[i].pods.len() as i64,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RetryOn {
+    /// Only an eviction (freed resources) can help.
+    Eviction,
+    /// A new bound pod can help (inter-pod affinity, topology spread).
+    Bind,
+    /// Never (gated).
+    Never,
+}
+
+fn retry_on(err: &FitError) -> RetryOn {
+    let helped_by_binds =
+        err.statuses.values().any(|r| matches!(r.plugin, Plugin::InterPodAffinity | Plugin::PodTopologySpread));
+    if helped_by_binds { RetryOn::Bind } else { RetryOn::Eviction }
+}
+
+enum Attempt {
+    Bound,
+    Preempted(Vec<PodId>),
+    Failed(String, RetryOn),
+    FailedAfterPreemption(String, RetryOn),
+}
+
+/// Totals over every node.
+pub fn totals(nodes: &[NodeUsage]) -> (Resources, Resources, i64) {
+    let mut allocatable = Resources::default();
+    let mut allocated = Resources::default();
+    let mut pods = 0;
+    for n in nodes {
+        allocatable.add(&n.allocatable);
+        allocated.add(&n.allocated);
+        pods += n.pods;
+    }
+    (allocatable, allocated, pods)
+}
+
+/// Pending pods grouped by message, largest group first.
+pub fn pending_by_reason(pending: &[Pending]) -> Vec<(String, Vec<String>)> {
+    let mut groups: HashMap<&str, Vec<String>> = HashMap::new();
+    for p in pending {
+        groups.entry(p.message.as_str()).or_default().push(format!("{}/{}", p.namespace, p.name));
+    }
+    let mut out: Vec<(String, Vec<String>)> = groups.into_iter().map(|(m, pods)| (m.to_string(), pods)).collect();
+    out.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    out
+}
