@@ -6,11 +6,13 @@
 //!   UpdateFunctionCode, not on the invoke path; a package already in the
 //!   cache costs only its checksum (a real phase of about 0 ms).
 //! - `process_start` — from the moment the invoker starts the environment
-//!   until its runtime process runs: the sandbox (work dir, control groups)
-//!   and the `exec`, or handing a pre-started *spare* its environment.
-//! - `runtime_init` — the runtime client getting ready: interpreter start-up
-//!   and the client's own imports, up to just before it imports the
-//!   handler's module.
+//!   until its process exists: the work dir and control groups, then either
+//!   the spawn, or moving a pre-started *spare* into the control groups and
+//!   handing it its environment.
+//! - `runtime_init` — the runtime client getting ready, up to just before it
+//!   imports the handler's module. For a spawned process this starts with
+//!   the sandbox wrapper joining the control groups and `exec`ing the
+//!   runtime, then interpreter start-up and the client's own imports.
 //! - `init_code` — the function's static initialisation: importing the
 //!   handler's module, up to the first `GET /next`.
 //!
@@ -25,7 +27,9 @@
 //! spare's interpreter started, and its runtime client was imported, before
 //! any invoke asked for an environment; that time is on no cold start's
 //! path, so its `runtime_init` is only what remains after adoption
-//! (becoming the environment, connecting to the Runtime API).
+//! (becoming the environment, connecting to the Runtime API), while its
+//! `process_start` includes the move into the control groups (which the
+//! wrapper of a new process does in `runtime_init`).
 
 use std::time::Duration;
 
