@@ -600,14 +600,35 @@ class Cloudlet:
         return f"/2015-03-31/functions/{name}/invocations"
 
 
+COLD_START_PHASES = ("code_unpack", "process_start", "runtime_init", "init_code", "runtime_and_init_code")
+PHASE_SAMPLE_RE = re.compile(r'^cloudlet_lambda_cold_start_phase_ms_sum\{([^}]*)\} (\S+)$', re.M)
+
+
+def cold_start_phases(control: Client, function: str) -> tuple[dict[str, float], str]:
+    """One function's cold-start phases from /metrics (each observed once for
+    a new function): ms by phase, and its process label (new or spare)."""
+    status, _, data = control.call("GET", "/metrics")
+    if status != 200:
+        raise RuntimeError(f"GET /metrics returned {status}")
+    phases, process = {}, ""
+    for match in PHASE_SAMPLE_RE.finditer(data.decode()):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+        if labels.get("function") == function:
+            phases[labels["phase"]] = float(match.group(2))
+            process = labels.get("process", process)
+    return phases, process
+
+
 def cloudlet_cold_starts(cloudlet: Cloudlet, codes: dict[str, FunctionCode], runtime: str, memory_mb: int,
                          runs: int) -> dict[str, Any]:
     """Deploys a new function `runs` times and times its first invoke from the
     client (on a connection opened beforehand), reading Init Duration from the
-    REPORT line. Each function is deleted afterwards, which stops its
-    environment."""
+    REPORT line and the cold-start phases from /metrics. Each function is
+    deleted afterwards, which stops its environment."""
     control = Client(cloudlet.address)
     client_ms, init_ms, duration_ms = [], [], []
+    phase_ms: dict[str, list[float]] = {}
+    processes: dict[str, int] = {}
     try:
         for run in range(runs):
             name = f"cold-{runtime.split('.')[0]}-{memory_mb}-{run}-{uuid.uuid4().hex[:8]}"
@@ -628,13 +649,19 @@ def cloudlet_cold_starts(cloudlet: Cloudlet, codes: dict[str, FunctionCode], run
             client_ms.append(elapsed / 1e6)
             init_ms.append(float(report.group("init")))
             duration_ms.append(float(report.group("duration")))
+            phases, process = cold_start_phases(control, name)
+            for phase, ms in phases.items():
+                phase_ms.setdefault(phase, []).append(ms)
+            processes[process] = processes.get(process, 0) + 1
             cloudlet.delete(control, name)
             time.sleep(0.2)  # let the environment's teardown finish before the next start
     finally:
         control.close()
     return {"client_ms": client_ms, "init_ms": init_ms, "duration_ms": duration_ms,
             "client_median": median(client_ms), "init_median": median(init_ms),
-            "duration_median": median(duration_ms)}
+            "duration_median": median(duration_ms), "phase_ms": phase_ms,
+            "phase_medians": {phase: median(values) for phase, values in phase_ms.items()},
+            "processes": processes}
 
 
 def concurrent_first_invokes(address: str, path: str, concurrency: int, what: str) -> list[float]:
@@ -1062,6 +1089,10 @@ def build_rows(r: dict[str, Any], args: argparse.Namespace) -> list[Row]:
             rows.append(Row(f"cold start, REPORT Init Duration, median, {memory_mb} MB", runtime,
                             get(c, "cold", f"{runtime}@{memory_mb}", "init_median"), None, "ms",
                             note="(no REPORT line)" if runtime in PEER_FUNCTIONS and p else ""))
+        for phase in COLD_START_PHASES:
+            for runtime in RUNTIMES:
+                rows.append(Row(f"cold start phase {phase}, median, {memory_mb} MB", runtime,
+                                get(c, "cold", f"{runtime}@{memory_mb}", "phase_medians", phase), None, "ms"))
     for stat, label in (("median_ms", "median"), ("slowest_ms", "slowest")):
         for runtime in RUNTIMES:
             rows.append(Row(f"cold start, {args.threads} at once, {label} of {args.threads}, {args.memory[0]} MB",
@@ -1094,6 +1125,11 @@ def summary_lines(r: dict[str, Any], args: argparse.Namespace) -> list[str]:
                  f"concurrency {args.threads}; cold: {args.cold_runs} new functions one at a time, 0.2 s apart, per "
                  f"case, and {args.bursts} bursts of {args.threads} at once (medians over bursts); warm, throughput "
                  f"and bursts at MemorySize {args.memory[0]} MB")
+    spares = [f"{case} {res['processes'].get('spare', 0)}/{sum(res['processes'].values())}"
+              for case, res in r["cloudlet"]["cold"].items() if "processes" in res]
+    lines.append("cold start phases: medians of cloudlet_lambda_cold_start_phase_ms (/metrics) per new function; "
+                 "runtime_and_init_code where the runtime client cannot tell them apart (provided); cold starts "
+                 f"that adopted a spare process: {', '.join(spares)}")
     if "peer" in r:
         lines.append(f"peer cold start = first invoke after a fresh server start ({args.settle_s:g} s after "
                      f"it is ready), one function per start; its --reloadHandler variant is the last rows")
