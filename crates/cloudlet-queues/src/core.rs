@@ -125,6 +125,9 @@ struct Queue {
     messages: BTreeMap<u64, MessageRecord>,
     /// (visible_at, seq) of every message.
     by_visible: BTreeSet<(Timestamp, u64)>,
+    /// FIFO queues: the messages of each group, in order, so a receive
+    /// looks at groups rather than at every message.
+    groups: HashMap<String, BTreeSet<u64>>,
     dedup: HashMap<String, DedupRecord>,
     last_seq: u64,
     last_purge: Option<Timestamp>,
@@ -140,6 +143,7 @@ impl Queue {
             record,
             messages: BTreeMap::new(),
             by_visible: BTreeSet::new(),
+            groups: HashMap::new(),
             dedup: HashMap::new(),
             last_seq: 0,
             last_purge: None,
@@ -151,12 +155,23 @@ impl Queue {
     fn insert(&mut self, message: MessageRecord) {
         self.last_seq = self.last_seq.max(message.seq);
         self.by_visible.insert((message.visible_at, message.seq));
+        if let Some(group) = &message.group_id {
+            self.groups.entry(group.clone()).or_default().insert(message.seq);
+        }
         self.messages.insert(message.seq, message);
     }
 
     fn remove(&mut self, seq: u64) -> Option<MessageRecord> {
         let message = self.messages.remove(&seq)?;
         self.by_visible.remove(&(message.visible_at, seq));
+        if let Some(group) = &message.group_id
+            && let Some(seqs) = self.groups.get_mut(group)
+        {
+            seqs.remove(&seq);
+            if seqs.is_empty() {
+                self.groups.remove(group);
+            }
+        }
         Some(message)
     }
 
@@ -538,6 +553,7 @@ impl QueueCore {
         queue.last_purge = Some(now);
         queue.messages.clear();
         queue.by_visible.clear();
+        queue.groups.clear();
         writes.push(QueueWrite::PurgeMessages { queue: name.to_owned() });
         Ok(())
     }
@@ -972,26 +988,30 @@ fn standard_candidates(queue: &Queue, now: Timestamp, taken: &HashSet<u64>, limi
         .collect()
 }
 
-/// Up to `limit` receivable messages of a FIFO queue, in order: a group is
-/// blocked from its first message that is not visible (in flight) on.
+/// Up to `limit` receivable messages of a FIFO queue. Groups are taken
+/// oldest first (by their first message), and as many messages of one group
+/// as possible before the next, as SQS does; within a group, in order, up
+/// to its first message that is not visible (in flight or delayed), which
+/// blocks the rest of the group. The cost grows with the number of groups,
+/// not of messages.
 fn fifo_candidates(queue: &Queue, now: Timestamp, taken: &HashSet<u64>, limit: usize) -> Vec<u64> {
-    let mut blocked: HashSet<&str> = HashSet::new();
+    let mut groups: Vec<(u64, &BTreeSet<u64>)> =
+        queue.groups.values().filter_map(|seqs| seqs.first().map(|first| (*first, seqs))).collect();
+    groups.sort_unstable_by_key(|(first, _)| *first);
     let mut out = Vec::new();
-    for (seq, message) in &queue.messages {
-        if taken.contains(seq) {
-            continue;
-        }
-        let group = message.group_id.as_deref().unwrap_or_default();
-        if blocked.contains(group) {
-            continue;
-        }
-        if message.visible_at > now {
-            blocked.insert(group);
-            continue;
-        }
-        out.push(*seq);
-        if out.len() >= limit {
-            break;
+    for (_, seqs) in groups {
+        for seq in seqs {
+            if taken.contains(seq) {
+                continue;
+            }
+            let Some(message) = queue.messages.get(seq) else { break };
+            if message.visible_at > now {
+                break;
+            }
+            out.push(*seq);
+            if out.len() >= limit {
+                return out;
+            }
         }
     }
     out

@@ -191,6 +191,27 @@ fn fifo_returns_a_group_in_order_in_one_receive() {
 }
 
 #[test]
+fn fifo_takes_one_group_before_the_next_oldest_group_first() {
+    let mut core = core_with("q.fifo", &[("FifoQueue", "true")]);
+    for (i, (body, group)) in [("b1", "b"), ("a1", "a"), ("b2", "b"), ("a2", "a")].into_iter().enumerate() {
+        send_fifo(&mut core, "q.fifo", body, group, &i.to_string(), T0);
+    }
+    assert_eq!(bodies(&receive(&mut core, "q.fifo", 10, T0)), ["b1", "b2", "a1", "a2"]);
+}
+
+#[test]
+fn a_long_blocked_group_does_not_hide_the_others() {
+    let mut core = core_with("q.fifo", &[("FifoQueue", "true")]);
+    for i in 0..20_000 {
+        send_fifo(&mut core, "q.fifo", &format!("a{i}"), "a", &format!("a{i}"), T0);
+    }
+    send_fifo(&mut core, "q.fifo", "b0", "b", "b0", T0);
+    assert_eq!(bodies(&receive(&mut core, "q.fifo", 1, T0)), ["a0"]);
+    assert_eq!(bodies(&receive(&mut core, "q.fifo", 10, T0)), ["b0"]);
+    assert!(receive(&mut core, "q.fifo", 10, T0).is_empty());
+}
+
+#[test]
 fn fifo_deduplicates_for_five_minutes() {
     let mut core = core_with("q.fifo", &[("FifoQueue", "true")]);
     let first = send_fifo(&mut core, "q.fifo", "x", "g", "d", T0);
