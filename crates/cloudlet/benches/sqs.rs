@@ -11,6 +11,9 @@
 //!
 //! Every cloudlet send is acknowledged only after it is on disk
 //! (`synchronous=FULL`); moto keeps everything in memory.
+//!
+//! With `CLOUDLET_BENCH_DEPTH=N` it instead fills one cloudlet queue to N
+//! messages and drains it, printing the rate of each tenth of the way.
 
 #[path = "support/daemon.rs"]
 mod daemon;
@@ -38,6 +41,11 @@ fn main() {
     let phase = Duration::from_secs(seconds);
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut cloudlet, addr) = start_cloudlet(dir.path());
+    if let Some(depth) = std::env::var("CLOUDLET_BENCH_DEPTH").ok().and_then(|v| v.parse().ok()) {
+        depth_profile(addr, depth);
+        stop(&mut cloudlet);
+        return;
+    }
     let mut rows = vec![run_phases("cloudlet", addr, phase)];
     stop(&mut cloudlet);
     if let Some((mut moto, addr)) = start_moto() {
@@ -151,6 +159,94 @@ fn run_phases(target: &'static str, addr: SocketAddr, phase: Duration) -> Vec<Ph
     let latencies: Vec<Duration> = workers.into_iter().flat_map(|w| w.join().expect("receiver")).collect();
     let drained = summarise(target, "receive+delete", received.load(Ordering::Relaxed), began.elapsed(), latencies);
     vec![single, batch, drained]
+}
+
+/// Fills one queue to `depth` messages with SendMessageBatch, then drains
+/// it with ReceiveMessage + DeleteMessageBatch, `THREADS` connections each,
+/// and prints the rate of every tenth of the way: flat rows mean the cost of
+/// an operation does not grow with the queue.
+fn depth_profile(addr: SocketAddr, depth: u64) {
+    let mut conn = Conn::new(addr);
+    let url = create(&mut conn, &format!("bench-depth-{}", std::process::id()));
+    let body = "x".repeat(100);
+    let step = (depth / 10).max(10);
+    let sent = Arc::new(AtomicU64::new(0));
+    let senders: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (url, body, sent) = (url.clone(), body.clone(), Arc::clone(&sent));
+            std::thread::spawn(move || {
+                let mut conn = Conn::new(addr);
+                let entries: Vec<Value> =
+                    (0..10).map(|i| json!({ "Id": i.to_string(), "MessageBody": body })).collect();
+                while sent.fetch_add(10, Ordering::Relaxed) + 10 <= depth {
+                    conn.call("SendMessageBatch", &json!({ "QueueUrl": url, "Entries": entries }));
+                }
+            })
+        })
+        .collect();
+    let fill = segment_times(&sent, depth, step);
+    for sender in senders {
+        sender.join().expect("sender");
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    let receivers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (url, done) = (url.clone(), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut conn = Conn::new(addr);
+                loop {
+                    let out = conn.call("ReceiveMessage", &json!({ "QueueUrl": url, "MaxNumberOfMessages": 10 }));
+                    let messages = out["Messages"].as_array().cloned().unwrap_or_default();
+                    if messages.is_empty() {
+                        break;
+                    }
+                    let entries: Vec<Value> = messages
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| json!({ "Id": i.to_string(), "ReceiptHandle": m["ReceiptHandle"] }))
+                        .collect();
+                    conn.call("DeleteMessageBatch", &json!({ "QueueUrl": url, "Entries": entries }));
+                    done.fetch_add(messages.len() as u64, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let drain = segment_times(&done, depth, step);
+    for receiver in receivers {
+        receiver.join().expect("receiver");
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "SQS depth profile, {depth} messages, {THREADS} connections, 100-byte bodies");
+    let _ = writeln!(out, "{:>20} {:>16} {:>22}", "messages", "send-batch /s", "receive+delete /s");
+    for (k, (fill, drain)) in fill.iter().zip(&drain).enumerate() {
+        let from = k as u64 * step;
+        let _ = writeln!(
+            out,
+            "{:>9}-{:<10} {:>16.0} {:>22.0}",
+            from,
+            from + step,
+            step as f64 / fill.as_secs_f64(),
+            step as f64 / drain.as_secs_f64()
+        );
+    }
+}
+
+/// How long each `step` of `counter`'s way to `total` took.
+fn segment_times(counter: &AtomicU64, total: u64, step: u64) -> Vec<Duration> {
+    let mut times = Vec::new();
+    let mut last = Instant::now();
+    let mut next = step;
+    while next <= total {
+        if counter.load(Ordering::Relaxed) >= next {
+            let now = Instant::now();
+            times.push(now - last);
+            last = now;
+            next += step;
+        } else {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    times
 }
 
 fn summarise(
