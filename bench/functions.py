@@ -1113,7 +1113,8 @@ def summary_lines(r: dict[str, Any], args: argparse.Namespace) -> list[str]:
         f"host CPU used by other processes: {r.get('others_busy_percent', 0):.0f}% during the run; "
         f"host CPU busy just before: {m['busy_before']}, just after: {r.get('busy_after', '?')}",
         f"cloudlet {m['commit']} (release build); environments: {r['cloudlet'].get('sandbox', '?')}; Python "
-        f"runtime client: {r['cloudlet'].get('python_runtime_client', '?')}",
+        f"runtime client: {r['cloudlet'].get('python_runtime_client', '?')}; Node.js runtime client: "
+        f"{r['cloudlet'].get('node_runtime_client', '?')}",
     ]
     if "peer" in r:
         v = r["peer"]["versions"]
@@ -1248,7 +1249,10 @@ def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
                               "import awslambdaric"], env=env, capture_output=True).returncode == 0
     results["cloudlet"] = {"warm": {}, "throughput": {}, "cold": {}, "address": cloudlet.address,
                            "sandbox": sandbox.group(1) if sandbox else "?",
-                           "python_runtime_client": "awslambdaric" if has_ric else "built-in bootstrap"}
+                           "python_runtime_client": "awslambdaric" if has_ric else "built-in bootstrap",
+                           "node_runtime_client": "aws-lambda-ric (on NODE_PATH)" if any(
+                               (Path(d) / "aws-lambda-ric" / "package.json").is_file()
+                               for d in env.get("NODE_PATH", "").split(os.pathsep) if d) else "built-in client"}
     control = Client(cloudlet.address)
     names = {}
     for runtime in RUNTIMES:
