@@ -231,6 +231,33 @@ impl Framework {
         self.profile.filters.iter().find_map(|p| self.run_filter(*p, cluster, state, pod_id, node_id))
     }
 
+    /// The filters that can reject a node for this pod, in order; the
+    /// others pass every node (e.g. NodePorts for a pod without host ports).
+    fn active_filters(&self, cluster: &Cluster, state: &CycleState, pod_id: PodId) -> Vec<Plugin> {
+        let pod = &cluster.pods[pod_id];
+        let any_unschedulable = cluster.nodes.iter().any(|n| n.unschedulable);
+        let any_taints = cluster.nodes.iter().any(|n| !n.taints.is_empty());
+        self.profile
+            .filters
+            .iter()
+            .copied()
+            .filter(|p| match p {
+                Plugin::NodeUnschedulable => any_unschedulable,
+                Plugin::NodeName => pod.node_name.is_some(),
+                Plugin::TaintToleration => any_taints,
+                Plugin::NodeAffinity => !pod.node_selector.is_empty() || pod.required_node_affinity.is_some(),
+                Plugin::NodePorts => !pod.host_ports.is_empty(),
+                Plugin::PodTopologySpread => state.spread.is_some(),
+                Plugin::InterPodAffinity => state.interpod.as_ref().is_some_and(|s| {
+                    !pod.affinity.required_affinity.is_empty()
+                        || !pod.affinity.required_anti_affinity.is_empty()
+                        || !s.existing_anti_affinity.is_empty()
+                }),
+                _ => true,
+            })
+            .collect()
+    }
+
     /// Schedules one pod: returns the node to bind it to, or why none fits
     /// (without running preemption; see [`crate::preemption`]).
     pub fn schedule(&mut self, cluster: &Cluster, pod_id: PodId, explain: bool) -> Cycle {
@@ -286,6 +313,7 @@ impl Framework {
         let mut feasible = Vec::new();
         let mut statuses = BTreeMap::new();
         let mut processed = 0;
+        let filters = self.active_filters(cluster, &state, pod_id);
         if !nodes.is_empty() {
             let start = self.next_start_node_index % nodes.len();
             for i in 0..nodes.len() {
@@ -294,7 +322,7 @@ impl Framework {
                 }
                 let node_id = nodes[(start + i) % nodes.len()];
                 processed += 1;
-                match self.run_filters(cluster, &state, pod_id, node_id) {
+                match filters.iter().find_map(|p| self.run_filter(*p, cluster, &state, pod_id, node_id)) {
                     None => feasible.push(node_id),
                     Some(rejection) => {
                         statuses.insert(node_id, rejection);
@@ -424,7 +452,7 @@ impl Framework {
                 }
                 Plugin::PodTopologySpread => {
                     let Some(state) = spread::prescore(cluster, &self.profile, pod, feasible) else { continue };
-                    let raw: Vec<i64> = feasible.iter().map(|n| spread::score(cluster, &state, pod, *n)).collect();
+                    let raw: Vec<i64> = feasible.iter().map(|n| spread::score(cluster, &state, *n)).collect();
                     let mut norm = raw.clone();
                     spread::normalize(&state, feasible, &mut norm);
                     (raw, norm)

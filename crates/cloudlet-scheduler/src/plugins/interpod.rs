@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::{MAX_NODE_SCORE, Rejection};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, PodMatcher};
 use crate::config::{Plugin, Profile};
 use crate::model::{AffinityTerm, Node, Pod};
 
@@ -55,21 +55,20 @@ pub fn prefilter(cluster: &Cluster, pod: &Pod) -> FilterState {
     if affinity.is_empty() && anti.is_empty() {
         return state;
     }
-    for (node_id, node_state) in cluster.states.iter().enumerate() {
-        let node = &cluster.nodes[node_id];
-        for &existing in &node_state.pods {
-            let other = &cluster.pods[existing];
-            let ns_labels = cluster.namespace_labels(&other.namespace);
-            if !affinity.is_empty() && matches_all(affinity, other, ns_labels) {
-                for t in affinity {
-                    bump(&mut state.affinity, node, &t.topology_key, 1);
-                }
+    // Per node, the pods matching all the affinity terms and each
+    // anti-affinity term, from the cluster's counters.
+    if !affinity.is_empty() {
+        let counts = cluster.counts(&PodMatcher::AllTerms(affinity.clone()));
+        for (node_id, count) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+            for t in affinity {
+                bump(&mut state.affinity, &cluster.nodes[node_id], &t.topology_key, *count);
             }
-            for t in anti {
-                if t.matches(&other.namespace, &other.labels, ns_labels) {
-                    bump(&mut state.anti_affinity, node, &t.topology_key, 1);
-                }
-            }
+        }
+    }
+    for t in anti {
+        let counts = cluster.counts(&PodMatcher::AllTerms(vec![t.clone()]));
+        for (node_id, count) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+            bump(&mut state.anti_affinity, &cluster.nodes[node_id], &t.topology_key, *count);
         }
     }
     state
@@ -149,26 +148,32 @@ pub fn prescore(cluster: &Cluster, profile: &Profile, pod: &Pod) -> Option<Score
         return Some(ScoreState::default());
     }
     let mut topology_score: HashMap<String, HashMap<String, i64>> = HashMap::new();
+    // The incoming pod's preferred terms against every bound pod, counted
+    // per node by the cluster's counters.
+    let incoming = pod
+        .affinity
+        .preferred_affinity
+        .iter()
+        .map(|w| (w, 1))
+        .chain(pod.affinity.preferred_anti_affinity.iter().map(|w| (w, -1)));
+    for (w, sign) in incoming {
+        let counts = cluster.counts(&PodMatcher::AllTerms(vec![w.term.clone()]));
+        for (node_id, count) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+            let node = &cluster.nodes[node_id];
+            if !node.labels.is_empty() {
+                add(&mut topology_score, &w.term, node, sign * i64::from(w.weight) * count);
+            }
+        }
+    }
+    // Bound pods' own terms against the incoming pod.
     let pod_ns_labels = cluster.namespace_labels(&pod.namespace);
     for (node_id, node_state) in cluster.states.iter().enumerate() {
         let node = &cluster.nodes[node_id];
         if node.labels.is_empty() {
             continue;
         }
-        let pods = if has_constraints { &node_state.pods } else { &node_state.pods_with_affinity };
-        for &existing in pods {
+        for &existing in &node_state.pods_with_affinity {
             let other = &cluster.pods[existing];
-            let other_ns = cluster.namespace_labels(&other.namespace);
-            for w in &pod.affinity.preferred_affinity {
-                if w.term.matches(&other.namespace, &other.labels, other_ns) {
-                    add(&mut topology_score, &w.term, node, i64::from(w.weight));
-                }
-            }
-            for w in &pod.affinity.preferred_anti_affinity {
-                if w.term.matches(&other.namespace, &other.labels, other_ns) {
-                    add(&mut topology_score, &w.term, node, -i64::from(w.weight));
-                }
-            }
             if profile.hard_pod_affinity_weight > 0 {
                 for t in &other.affinity.required_affinity {
                     if t.matches(&pod.namespace, &pod.labels, pod_ns_labels) {

@@ -44,37 +44,26 @@ pub fn fit_filter(pod: &Pod, node: &Node, state: &NodeState) -> Option<Rejection
     Some(Rejection { plugin: Plugin::NodeResourcesFit, reasons, unresolvable, detail: Some(details.join("; ")) })
 }
 
-/// `(allocatable, requested-with-pod)` per configured resource, the way
+/// `(allocatable, requested-with-pod)` of one configured resource, the way
 /// `resourceAllocationScorer` builds them; `(0, 0)` for a resource that is
 /// skipped. `use_requested` is true for BalancedAllocation (actual requests)
 /// and false for Fit (non-zero defaults for cpu and memory).
-fn allocation(
-    pod: &Pod,
-    node: &Node,
-    state: &NodeState,
-    resources: &[ResourceWeight],
-    use_requested: bool,
-) -> Vec<(i64, i64)> {
-    resources
-        .iter()
-        .map(|r| {
-            let alloc = &node.allocatable;
-            match r.name.as_str() {
-                "cpu" if use_requested => (alloc.milli_cpu, state.requested.milli_cpu + pod.requests.milli_cpu),
-                "cpu" => (alloc.milli_cpu, state.non_zero_milli_cpu + pod.non_zero_milli_cpu),
-                "memory" if use_requested => (alloc.memory, state.requested.memory + pod.requests.memory),
-                "memory" => (alloc.memory, state.non_zero_memory + pod.non_zero_memory),
-                "ephemeral-storage" => {
-                    (alloc.ephemeral_storage, state.requested.ephemeral_storage + pod.requests.ephemeral_storage)
-                }
-                name if is_scalar_resource(name) => {
-                    let want = pod.requests.scalar(name);
-                    if want == 0 { (0, 0) } else { (alloc.scalar(name), state.requested.scalar(name) + want) }
-                }
-                _ => (0, 0),
-            }
-        })
-        .collect()
+fn allocation(pod: &Pod, node: &Node, state: &NodeState, resource: &str, use_requested: bool) -> (i64, i64) {
+    let alloc = &node.allocatable;
+    match resource {
+        "cpu" if use_requested => (alloc.milli_cpu, state.requested.milli_cpu + pod.requests.milli_cpu),
+        "cpu" => (alloc.milli_cpu, state.non_zero_milli_cpu + pod.non_zero_milli_cpu),
+        "memory" if use_requested => (alloc.memory, state.requested.memory + pod.requests.memory),
+        "memory" => (alloc.memory, state.non_zero_memory + pod.non_zero_memory),
+        "ephemeral-storage" => {
+            (alloc.ephemeral_storage, state.requested.ephemeral_storage + pod.requests.ephemeral_storage)
+        }
+        name if is_scalar_resource(name) => {
+            let want = pod.requests.scalar(name);
+            if want == 0 { (0, 0) } else { (alloc.scalar(name), state.requested.scalar(name) + want) }
+        }
+        _ => (0, 0),
+    }
 }
 
 /// The pod's requests for the configured resources, as BalancedAllocation's
@@ -94,48 +83,42 @@ pub fn fit_score(
     strategy: &ScoringStrategy,
     resources: &[ResourceWeight],
 ) -> i64 {
-    let alloc = allocation(pod, node, state, resources, false);
-    match strategy {
-        ScoringStrategy::LeastAllocated => {
-            weighted_average(
-                &alloc,
-                resources,
-                |req, cap| if req > cap { 0 } else { (cap - req) * MAX_NODE_SCORE / cap },
-            )
-        }
-        ScoringStrategy::MostAllocated => {
-            weighted_average(&alloc, resources, |req, cap| req.min(cap) * MAX_NODE_SCORE / cap)
-        }
-        ScoringStrategy::RequestedToCapacityRatio(shape) => {
-            let mut node_score: i64 = 0;
-            let mut weight_sum: i64 = 0;
-            for ((cap, req), r) in alloc.iter().zip(resources) {
-                if *cap == 0 {
-                    continue;
-                }
-                let utilization = if *req > *cap { 100 } else { req * 100 / cap };
-                let score = broken_linear(shape, utilization);
-                if score > 0 {
-                    node_score += score * r.weight;
-                    weight_sum += r.weight;
-                }
-            }
-            if weight_sum == 0 { 0 } else { (node_score as f64 / weight_sum as f64).round() as i64 }
-        }
-    }
-}
-
-fn weighted_average(alloc: &[(i64, i64)], resources: &[ResourceWeight], score: impl Fn(i64, i64) -> i64) -> i64 {
     let mut node_score: i64 = 0;
     let mut weight_sum: i64 = 0;
-    for ((cap, req), r) in alloc.iter().zip(resources) {
-        if *cap == 0 {
+    for r in resources {
+        let (cap, req) = allocation(pod, node, state, &r.name, false);
+        if cap == 0 {
             continue;
         }
-        node_score += score(*req, *cap) * r.weight;
+        let score = match strategy {
+            ScoringStrategy::LeastAllocated => {
+                if req > cap {
+                    0
+                } else {
+                    (cap - req) * MAX_NODE_SCORE / cap
+                }
+            }
+            ScoringStrategy::MostAllocated => req.min(cap) * MAX_NODE_SCORE / cap,
+            ScoringStrategy::RequestedToCapacityRatio(shape) => {
+                let utilization = if req > cap { 100 } else { req * 100 / cap };
+                let score = broken_linear(shape, utilization);
+                // Only resources that score count towards the average.
+                if score <= 0 {
+                    continue;
+                }
+                score
+            }
+        };
+        node_score += score * r.weight;
         weight_sum += r.weight;
     }
-    if weight_sum == 0 { 0 } else { node_score / weight_sum }
+    if weight_sum == 0 {
+        return 0;
+    }
+    match strategy {
+        ScoringStrategy::RequestedToCapacityRatio(_) => (node_score as f64 / weight_sum as f64).round() as i64,
+        _ => node_score / weight_sum,
+    }
 }
 
 /// `helper.BuildBrokenLinearFunction` over `(utilization, score)` points.
@@ -154,22 +137,33 @@ fn broken_linear(shape: &[(i64, i64)], p: i64) -> i64 {
 
 /// NodeResourcesBalancedAllocation (v1.34 form: the balance with the pod).
 pub fn balanced_score(pod: &Pod, node: &Node, state: &NodeState, resources: &[ResourceWeight]) -> i64 {
-    let alloc = allocation(pod, node, state, resources, true);
-    let mut fractions = Vec::with_capacity(alloc.len());
+    // Two resources (the default) need no allocation.
+    let mut first_two = [0.0; 2];
+    let mut all = Vec::new();
+    let mut n = 0;
     let mut total = 0.0;
-    for (cap, req) in &alloc {
-        if *cap == 0 {
+    for r in resources {
+        let (cap, req) = allocation(pod, node, state, &r.name, true);
+        if cap == 0 {
             continue;
         }
-        let f = (*req as f64 / *cap as f64).min(1.0);
+        let f = (req as f64 / cap as f64).min(1.0);
         total += f;
-        fractions.push(f);
+        if n < 2 {
+            first_two[n] = f;
+        } else {
+            if all.is_empty() {
+                all.extend_from_slice(&first_two);
+            }
+            all.push(f);
+        }
+        n += 1;
     }
-    let std = match fractions.len() {
-        2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
+    let std = match n {
+        2 => ((first_two[0] - first_two[1]) / 2.0).abs(),
         n if n > 2 => {
             let mean = total / n as f64;
-            let sum: f64 = fractions.iter().map(|f| (f - mean) * (f - mean)).sum();
+            let sum: f64 = all.iter().map(|f| (f - mean) * (f - mean)).sum();
             (sum / n as f64).sqrt()
         }
         _ => 0.0,

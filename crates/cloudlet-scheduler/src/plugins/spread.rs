@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{MAX_NODE_SCORE, Rejection};
-use crate::cluster::{Cluster, NodeId};
+use crate::cluster::{Cluster, NodeId, PodMatcher};
 use crate::config::{Plugin, Profile};
 use crate::labels::{Selector, first_untolerated_hard_taint};
 use crate::model::{HOSTNAME_LABEL, Node, Pod, SpreadConstraint, Unsatisfiable, ZONE_LABEL};
@@ -13,20 +13,11 @@ use crate::model::{HOSTNAME_LABEL, Node, Pod, SpreadConstraint, Unsatisfiable, Z
 pub const ERR_CONSTRAINTS: &str = "node(s) didn't match pod topology spread constraints";
 pub const ERR_MISSING_LABEL: &str = "node(s) didn't match pod topology spread constraints (missing required label)";
 
-/// `countPodsMatchSelector`: pods on the node in the namespace, not
-/// terminating, matching the selector (an empty selector counts nothing).
-pub fn count_matching(cluster: &Cluster, node_id: NodeId, selector: &Selector, namespace: &str) -> i64 {
-    if selector.is_empty() {
-        return 0;
-    }
-    cluster.states[node_id]
-        .pods
-        .iter()
-        .filter(|p| {
-            let pod = &cluster.pods[**p];
-            !pod.terminating && pod.namespace == namespace && selector.matches(&pod.labels)
-        })
-        .count() as i64
+/// `countPodsMatchSelector` for every node: pods on the node in the
+/// namespace, not terminating, matching the selector (an empty selector
+/// counts nothing).
+pub fn counts_per_node(cluster: &Cluster, selector: &Selector, namespace: &str) -> Vec<i64> {
+    cluster.counts(&PodMatcher::Spread { namespace: namespace.to_string(), selector: selector.clone() })
 }
 
 fn has_all_keys(node: &Node, constraints: &[SpreadConstraint]) -> bool {
@@ -62,6 +53,8 @@ pub fn prefilter(cluster: &Cluster, pod: &Pod) -> Option<FilterState> {
         return None;
     }
     let mut counts = vec![HashMap::new(); constraints.len()];
+    let per_node: Vec<Vec<i64>> =
+        constraints.iter().map(|c| counts_per_node(cluster, &c.selector, &pod.namespace)).collect();
     for (node_id, node) in cluster.nodes.iter().enumerate() {
         if !has_all_keys(node, &constraints) {
             continue;
@@ -71,8 +64,7 @@ pub fn prefilter(cluster: &Cluster, pod: &Pod) -> Option<FilterState> {
                 continue;
             }
             let value = node.labels.get(&c.topology_key).cloned().unwrap_or_default();
-            let n = count_matching(cluster, node_id, &c.selector, &pod.namespace);
-            *counts[i].entry(value).or_insert(0) += n;
+            *counts[i].entry(value).or_insert(0) += per_node[i][node_id];
         }
     }
     Some(FilterState { constraints, counts })
@@ -118,6 +110,8 @@ pub struct ScoreState {
     pub ignored: HashSet<NodeId>,
     pub counts: Vec<HashMap<String, i64>>,
     pub weights: Vec<f64>,
+    /// Per constraint, matching pods on each node.
+    pub per_node: Vec<Vec<i64>>,
 }
 
 /// The constraints scoring uses; `None` when the plugin skips this pod.
@@ -185,24 +179,26 @@ pub fn prescore(cluster: &Cluster, profile: &Profile, pod: &Pod, feasible: &[Nod
             ((size + 2) as f64).ln()
         })
         .collect();
+    let per_node: Vec<Vec<i64>> =
+        constraints.iter().map(|c| counts_per_node(cluster, &c.selector, &pod.namespace)).collect();
     for (node_id, node) in cluster.nodes.iter().enumerate() {
         if require_all && !has_all_keys(node, &constraints) {
             continue;
         }
         for (i, c) in constraints.iter().enumerate() {
-            if !passes_inclusion_policies(c, pod, node) {
+            if c.topology_key == HOSTNAME_LABEL || !passes_inclusion_policies(c, pod, node) {
                 continue;
             }
             let Some(value) = node.labels.get(&c.topology_key) else { continue };
             if let Some(count) = counts[i].get_mut(value) {
-                *count += count_matching(cluster, node_id, &c.selector, &pod.namespace);
+                *count += per_node[i][node_id];
             }
         }
     }
-    Some(ScoreState { constraints, ignored, counts, weights })
+    Some(ScoreState { constraints, ignored, counts, weights, per_node })
 }
 
-pub fn score(cluster: &Cluster, state: &ScoreState, pod: &Pod, node_id: NodeId) -> i64 {
+pub fn score(cluster: &Cluster, state: &ScoreState, node_id: NodeId) -> i64 {
     if state.ignored.contains(&node_id) {
         return 0;
     }
@@ -211,7 +207,7 @@ pub fn score(cluster: &Cluster, state: &ScoreState, pod: &Pod, node_id: NodeId) 
     for (i, c) in state.constraints.iter().enumerate() {
         let Some(value) = node.labels.get(&c.topology_key) else { continue };
         let count = if c.topology_key == HOSTNAME_LABEL {
-            count_matching(cluster, node_id, &c.selector, &pod.namespace)
+            state.per_node[i][node_id]
         } else {
             state.counts[i].get(value).copied().unwrap_or(0)
         };

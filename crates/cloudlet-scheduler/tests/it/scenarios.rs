@@ -62,10 +62,10 @@ fn run(path: &Path) -> Result<(), String> {
         report.placements.iter().map(|p| (format!("{}/{}", p.namespace, p.name), p.node.clone())).collect();
     let unschedulable: BTreeMap<String, String> =
         report.unschedulable.iter().map(|p| (format!("{}/{}", p.namespace, p.name), p.message.clone())).collect();
-    if let Some(want) = as_map(expect.get("placements")) {
-        if want != placements {
-            failures.push(format!("placements:\n  want {want:?}\n  got  {placements:?}"));
-        }
+    if let Some(want) = as_map(expect.get("placements"))
+        && want != placements
+    {
+        failures.push(format!("placements:\n  want {want:?}\n  got  {placements:?}"));
     }
     if let Some(want) = as_map(expect.get("nodeCounts")) {
         let mut got: BTreeMap<String, String> = BTreeMap::new();
