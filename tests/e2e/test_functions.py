@@ -587,6 +587,21 @@ def test_node_without_aws_lambda_ric_runs_on_the_built_in_client(daemon, lambda_
     assert_phases_add_up(daemon.url, name, cold.report().init_ms, ENVIRONMENT_PHASES_SPLIT)
 
 
+def test_a_cold_start_on_a_spare_reports_the_whole_process_memory(daemon, lambda_client, node_zip):
+    # A spare's interpreter allocated its memory before it joined the
+    # environment's control groups; Max Memory Used must still count it (a
+    # Node.js process never runs in less than 20 MB). Cold starts until one
+    # adopts a spare: the first of a runtime after the daemon starts spawns.
+    for _ in range(3):
+        name = create_function(lambda_client, zip_bytes=node_zip, runtime="nodejs20.x", handler="echo.handler",
+                               prefix="node-spare-memory")
+        report = assert_start_end_report(invoke(lambda_client, name, {}, log_tail=True))
+        if harness.cold_start_phases(daemon.url, name)["process_start"].processes == {"spare"}:
+            assert report.max_memory_used_mb >= 20, report.line
+            return
+    pytest.skip("no cold start adopted a spare (this host gives environments no control groups)")
+
+
 def test_cold_start_phases_of_a_python_function(py_daemon, py_client, python_zip):
     # init_work.py sleeps 150 ms at import: its init code.
     name = python_function(py_client, python_zip, "init_work.handler")

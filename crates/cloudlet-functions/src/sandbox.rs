@@ -142,9 +142,11 @@ pub struct EnvLimits {
     /// The memory group's high-water-mark file, opened once: every REPORT
     /// line reads it, so it is read with `pread` rather than reopened.
     peak_file: std::sync::OnceLock<Option<fs::File>>,
-    /// Whether the process joined after it started (a spare): on cgroup v2
-    /// its earlier memory is not in the group's peak.
-    adopted: std::sync::atomic::AtomicBool,
+    /// Whether the process joined after it started (a spare) and its
+    /// earlier memory is not in the group's peak: always on cgroup v2, and
+    /// on v1 when the kernel no longer moves charges (Linux 6.x refuses
+    /// `memory.move_charge_at_immigrate`).
+    charges_left_behind: std::sync::atomic::AtomicBool,
 }
 
 impl EnvLimits {
@@ -154,7 +156,7 @@ impl EnvLimits {
             groups,
             kind,
             peak_file: std::sync::OnceLock::new(),
-            adopted: std::sync::atomic::AtomicBool::new(false),
+            charges_left_behind: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -168,17 +170,18 @@ impl EnvLimits {
     }
 
     /// Moves a running process into these groups (a pre-started runtime).
-    /// On cgroup v1 its memory charges move with it, so the group's peak
-    /// covers the whole process; on v2 they stay behind, which is why
-    /// [`EnvLimits::peak_memory_bytes`] also reads the process's own peak.
+    /// On cgroup v1 kernels that still move charges, its memory charges
+    /// move with it, so the group's peak covers the whole process; otherwise
+    /// (v2, and v1 on newer kernels) they stay behind, which is why
+    /// [`EnvLimits::peak_memory_bytes`] then also reads the process's own
+    /// peak.
     pub fn adopt(&self, pid: u32) -> bool {
         if self.kind == LimitKind::Rlimit {
             return false;
         }
-        if self.kind == LimitKind::V1 {
-            let _ = fs::write(self.groups[0].join("memory.move_charge_at_immigrate"), "3");
-        }
-        self.adopted.store(true, std::sync::atomic::Ordering::Relaxed);
+        let charges_move = self.kind == LimitKind::V1
+            && fs::write(self.groups[0].join("memory.move_charge_at_immigrate"), "3").is_ok();
+        self.charges_left_behind.store(!charges_move, std::sync::atomic::Ordering::Relaxed);
         self.groups.iter().all(|group| fs::write(group.join("cgroup.procs"), pid.to_string()).is_ok())
     }
 
@@ -220,11 +223,12 @@ impl EnvLimits {
 
     /// The environment's peak memory use so far, in bytes: the group's
     /// high-water mark, and the root process's own (`VmHWM`) where the group
-    /// cannot see all of it (no cgroups, or a spare adopted on cgroup v2).
+    /// cannot see all of it (no cgroups, or a spare whose earlier charges
+    /// stayed behind).
     pub fn peak_memory_bytes(&self, pid: Option<u32>) -> Option<u64> {
         let from_group = self.read_group_peak();
-        let adopted_on_v2 = self.kind == LimitKind::V2 && self.adopted.load(std::sync::atomic::Ordering::Relaxed);
-        if from_group.is_some() && !adopted_on_v2 {
+        let left_behind = self.charges_left_behind.load(std::sync::atomic::Ordering::Relaxed);
+        if from_group.is_some() && !left_behind {
             return from_group;
         }
         let from_process = pid.and_then(|pid| {
