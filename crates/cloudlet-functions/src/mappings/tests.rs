@@ -60,7 +60,7 @@ fn batch_size_window_and_scaling_are_range_checked_together() {
         maximum_concurrency: Some(Some(1)),
         ..MappingRequest::default()
     };
-    let (kind, text) = message_of(apply(&mut m, &request).unwrap_err());
+    let (kind, text) = message_of(apply(&mut m, &request).expect_err("rejected"));
     assert_eq!(kind, ErrorType::ValidationException);
     assert_eq!(
         text,
@@ -83,7 +83,7 @@ fn response_types_and_scaling_config_apply() {
         enabled: Some(false),
         ..MappingRequest::default()
     };
-    apply(&mut m, &request).unwrap();
+    apply(&mut m, &request).expect("accepted");
     assert_eq!(
         (m.batch_size, m.maximum_batching_window_s, m.maximum_concurrency, m.report_batch_item_failures, m.enabled),
         (10_000, 5, Some(2), true, false)
@@ -95,10 +95,10 @@ fn response_types_and_scaling_config_apply() {
         function_response_types: Some(Vec::new()),
         ..MappingRequest::default()
     };
-    apply(&mut m, &clear).unwrap();
+    apply(&mut m, &clear).expect("accepted");
     assert_eq!((m.maximum_concurrency, m.report_batch_item_failures), (None, false));
     let bad = MappingRequest { function_response_types: Some(vec!["Nope".to_owned()]), ..MappingRequest::default() };
-    let (kind, text) = message_of(apply(&mut m, &bad).unwrap_err());
+    let (kind, text) = message_of(apply(&mut m, &bad).expect_err("rejected"));
     assert_eq!(kind, ErrorType::ValidationException);
     assert!(text.contains("Value '[Nope]' at 'functionResponseTypes'"), "{text}");
 }
@@ -107,11 +107,11 @@ fn response_types_and_scaling_config_apply() {
 fn a_batch_over_ten_needs_a_window() {
     let mut m = mapping();
     m.batch_size = 11;
-    let (kind, text) = message_of(check_against_queue(&m, &queue(30, false), 3).unwrap_err());
+    let (kind, text) = message_of(check_against_queue(&m, &queue(30, false), 3).expect_err("rejected"));
     assert_eq!(kind, ErrorType::InvalidParameterValueException);
     assert_eq!(text, "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10");
     m.maximum_batching_window_s = 1;
-    check_against_queue(&m, &queue(30, false), 3).unwrap();
+    check_against_queue(&m, &queue(30, false), 3).expect("accepted");
 }
 
 #[test]
@@ -119,27 +119,27 @@ fn fifo_queues_take_at_most_ten_and_no_window() {
     let mut m = mapping();
     m.batch_size = 11;
     m.maximum_batching_window_s = 1;
-    let (_, text) = message_of(check_against_queue(&m, &queue(30, true), 3).unwrap_err());
+    let (_, text) = message_of(check_against_queue(&m, &queue(30, true), 3).expect_err("rejected"));
     assert_eq!(text, "Batch size must not exceed 10 for FIFO queues");
     m.batch_size = 10;
-    let (_, text) = message_of(check_against_queue(&m, &queue(30, true), 3).unwrap_err());
+    let (_, text) = message_of(check_against_queue(&m, &queue(30, true), 3).expect_err("rejected"));
     assert_eq!(text, "Batching window is not supported for FIFO queues");
     m.maximum_batching_window_s = 0;
-    check_against_queue(&m, &queue(30, true), 3).unwrap();
+    check_against_queue(&m, &queue(30, true), 3).expect("accepted");
 }
 
 #[test]
 fn the_function_timeout_must_not_exceed_the_visibility_timeout() {
-    let (kind, text) = message_of(check_against_queue(&mapping(), &queue(30, false), 60).unwrap_err());
+    let (kind, text) = message_of(check_against_queue(&mapping(), &queue(30, false), 60).expect_err("rejected"));
     assert_eq!(kind, ErrorType::InvalidParameterValueException);
     assert_eq!(text, "Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds");
-    check_against_queue(&mapping(), &queue(30, false), 30).unwrap();
+    check_against_queue(&mapping(), &queue(30, false), 30).expect("accepted");
 }
 
 #[test]
 fn members_of_other_sources_are_refused() {
     let request = MappingRequest { unsupported: vec!["StartingPosition".to_owned()], ..MappingRequest::default() };
-    let (kind, text) = message_of(check_members(&request).unwrap_err());
+    let (kind, text) = message_of(check_members(&request).expect_err("rejected"));
     assert_eq!(kind, ErrorType::InvalidParameterValueException);
     assert_eq!(text, "Unsupported StartingPosition parameter for given event source mapping type.");
 }

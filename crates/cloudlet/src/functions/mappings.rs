@@ -3,6 +3,8 @@
 //! REST API boto3 uses. Tables for people, `--json` for scripts (the API's
 //! own JSON).
 
+use std::io::Write as _;
+
 use serde_json::{Map, Value, json};
 
 use super::{Api, FnError, print_table};
@@ -90,7 +92,10 @@ pub(super) fn async_config(
     }
     if change.delete {
         api.json("DeleteFunctionEventInvokeConfig", "DELETE", &path, None)?;
-        println!("deleted the asynchronous invocation settings of {name}; the defaults apply");
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "deleted the asynchronous invocation settings of {name}; the defaults apply"
+        );
         return Ok(());
     }
     let mut body = Map::new();
@@ -216,7 +221,8 @@ fn print_mappings(mappings: &[Value]) {
 }
 
 fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
 /// Percent-encodes a path segment or query value.
