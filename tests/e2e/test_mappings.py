@@ -329,6 +329,21 @@ def test_a_failing_function_returns_the_whole_batch(daemon, lambda_client, sqs, 
     assert 0 in in_dlq
 
 
+def test_batches_stay_under_the_payload_limit(daemon, lambda_client, sqs, python_zip, tmp_path):
+    """Ten messages of 900 KB would make a 9 MB event: the mapping invokes
+    with what fits in 6 MB and returns the rest to the queue at once."""
+    url, arn = queue(sqs, "big")
+    name = consumer(lambda_client, python_zip, tmp_path)
+    for n in range(10):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": n, "pad": "x" * 900_000}))
+    lambda_client.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=10)
+    wait_until(lambda: counts(sqs, url) == (0, 0), timeout=60, interval=0.25, what="the large messages processed")
+    events = recorded_events(tmp_path)
+    assert sorted(json.loads(r["body"])["n"] for e in events for r in e["Records"]) == list(range(10))
+    assert all(len(json.dumps(e)) <= 6 * 1024 * 1024 for e in events)
+    assert max(len(e["Records"]) for e in events) <= 6
+
+
 def test_fifo_order_is_kept_per_group(daemon, lambda_client, sqs, python_zip, tmp_path):
     url, arn = queue(sqs, "order", fifo=True, ContentBasedDeduplication="true")
     name = consumer(lambda_client, python_zip, tmp_path)

@@ -133,6 +133,9 @@ async fn supervise(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
 
 /// One batch slot.
 async fn slot(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    // A queue that keeps failing (deleted, say) is reported once, then
+    // quietly, until a poll works again.
+    let mut failing = false;
     loop {
         if *stopped.borrow() {
             break;
@@ -151,7 +154,12 @@ async fn slot(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
         };
         match batch {
             Err(err) => {
-                tracing::warn!(mapping = shared.ctx.mapping.uuid, error = %err, "event source mapping cannot poll its queue");
+                if failing {
+                    tracing::debug!(mapping = shared.ctx.mapping.uuid, error = %err, "event source mapping cannot poll its queue");
+                } else {
+                    tracing::warn!(mapping = shared.ctx.mapping.uuid, error = %err, "event source mapping cannot poll its queue");
+                }
+                failing = true;
                 shared.count_batch("poll_error");
                 tokio::select! {
                     () = shared.ctx.clock.sleep(POLL_ERROR_PAUSE) => {}
@@ -159,6 +167,7 @@ async fn slot(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
                 }
             }
             Ok(batch) if batch.is_empty() => {
+                failing = false;
                 shared.scaling().found_nothing();
                 shared.changed.notify_one();
             }
@@ -169,6 +178,7 @@ async fn slot(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
                 break;
             }
             Ok(batch) => {
+                failing = false;
                 let busy = shared.busy.fetch_add(1, Ordering::SeqCst) + 1;
                 let available = shared.available_concurrency();
                 let now = shared.ctx.clock.now();
@@ -228,8 +238,12 @@ impl Shared {
         let mapping = &self.ctx.mapping;
         let want = mapping.batch_size as usize;
         let mut batch = self.receive(want.min(RECEIVE_MAX), LONG_POLL_S).await?;
-        if batch.is_empty() || mapping.maximum_batching_window_s == 0 {
+        if batch.is_empty() {
             return Ok(batch);
+        }
+        if mapping.maximum_batching_window_s == 0 {
+            // Ten messages of up to 1 MiB each can exceed 6 MB.
+            return Ok(self.fit_payload(batch).await);
         }
         let deadline = self.ctx.clock.now() + Duration::from_secs(u64::from(mapping.maximum_batching_window_s));
         let mut bytes: usize = batch.iter().map(record_size_estimate).sum();
