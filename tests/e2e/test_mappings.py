@@ -313,7 +313,7 @@ def test_a_failing_function_returns_the_whole_batch(daemon, lambda_client, sqs, 
     """Without ReportBatchItemFailures, an invocation error leaves every
     message of the batch in the queue; maxReceiveCount moves them to the DLQ."""
     dlq_url, dlq_arn = queue(sqs, "raise-dlq")
-    url, arn = queue(sqs, "raise", VisibilityTimeout="1",
+    url, arn = queue(sqs, "raise", VisibilityTimeout="3",
                      RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}))
     name = consumer(lambda_client, python_zip, tmp_path, timeout=1)
     send_all(sqs, url, [{"n": 0, "raise": True}] + [{"n": n} for n in range(1, 5)])
@@ -342,6 +342,40 @@ def test_batches_stay_under_the_payload_limit(daemon, lambda_client, sqs, python
     assert sorted(json.loads(r["body"])["n"] for e in events for r in e["Records"]) == list(range(10))
     assert all(len(json.dumps(e)) <= 6 * 1024 * 1024 for e in events)
     assert max(len(e["Records"]) for e in events) <= 6
+
+
+def max_overlap(events: list[dict]) -> int:
+    """The most invocations that were running at one moment."""
+    edges = sorted([(e["_start"], 1) for e in events] + [(e["_end"], -1) for e in events])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+@pytest.mark.parametrize("maximum", [None, 2])
+def test_pollers_start_at_five_batches_and_honour_maximum_concurrency(
+        daemon, lambda_client, sqs, python_zip, tmp_path, maximum):
+    """Slow batches of one message: the pollers run five batches at once
+    from the start (Lambda's initial concurrency), and never more than
+    ScalingConfig.MaximumConcurrency."""
+    url, arn = queue(sqs, "scale")
+    name = consumer(lambda_client, python_zip, tmp_path)
+    send_all(sqs, url, [{"n": n, "sleep": 0.4} for n in range(20)])
+    scaling = {"ScalingConfig": {"MaximumConcurrency": maximum}} if maximum else {}
+    lambda_client.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1, **scaling)
+    wait_until(lambda: counts(sqs, url) == (0, 0) and len(recorded_events(tmp_path)) == 20,
+               timeout=60, interval=0.1, what="the queue drained")
+    events = recorded_events(tmp_path)
+    peak = max_overlap(events)
+    if maximum:
+        assert peak == maximum
+    else:
+        # Five at once from the start, then at most 300 more a minute (5 a
+        # second) while every slot keeps finding messages.
+        span = max(e["_end"] for e in events) - min(e["_start"] for e in events)
+        assert 5 <= peak <= 5 + int(span * 5) + 1, (peak, span)
 
 
 def test_fifo_order_is_kept_per_group(daemon, lambda_client, sqs, python_zip, tmp_path):
