@@ -1,0 +1,4 @@
+//! Integration tests for cloudlet-ci, one binary: test data at the crate's
+//! boundaries (expression known-answer tests, workflow fixtures).
+
+mod expressions;
