@@ -7,3 +7,5 @@
 //! processes. Nothing here knows HTTP or SQL.
 
 pub mod expr;
+pub mod workflow;
+pub mod yaml;

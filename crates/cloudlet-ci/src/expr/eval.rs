@@ -162,8 +162,7 @@ impl Evaluator<'_> {
                 if s.trim().is_empty() {
                     return Err(self.err("empty input"));
                 }
-                Value::from_json(&s)
-                    .map_err(|e| self.err(format!("Error parsing fromJson: {e}")))?
+                Value::from_json(&s).map_err(|e| self.err(format!("Error parsing fromJson: {e}")))?
             }
             "case" => {
                 let mut i = 0;

@@ -51,7 +51,6 @@ impl Token {
     pub(crate) fn describe(&self) -> String {
         match self.kind {
             TokenKind::Eof => "EOF".to_owned(),
-            TokenKind::String => self.string.clone(),
             _ => self.lexeme.clone(),
         }
     }
@@ -90,9 +89,7 @@ fn is_boundary(c: char) -> bool {
 fn is_legal_identifier(s: &str) -> bool {
     let mut it = s.chars();
     match it.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' => {
-            it.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        }
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => it.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
         _ => false,
     }
 }

@@ -79,7 +79,12 @@ pub fn evaluate(expr: Option<&Expr>, input: &str, contexts: &Object, host: &dyn 
 }
 
 /// Parses and evaluates with every context in `contexts` available.
-pub fn eval_str(input: &str, contexts: &Object, functions: &[FunctionSig], host: &dyn Host) -> Result<Value, ExprError> {
+pub fn eval_str(
+    input: &str,
+    contexts: &Object,
+    functions: &[FunctionSig],
+    host: &dyn Host,
+) -> Result<Value, ExprError> {
     let names: Vec<String> = contexts.iter().map(|(k, _)| k.to_owned()).collect();
     let e = parse(input, &names, functions)?;
     evaluate(e.as_ref(), input, contexts, host)
@@ -96,9 +101,7 @@ pub fn calls_status_function(e: &Expr) -> bool {
         Expr::Not(x) | Expr::Group(x) => calls_status_function(x),
         Expr::Binary(_, l, r) => calls_status_function(l) || calls_status_function(r),
         Expr::Logical(_, args) => args.iter().any(calls_status_function),
-        Expr::Index(x, idx) => {
-            calls_status_function(x) || matches!(idx, Index::Expr(i) if calls_status_function(i))
-        }
+        Expr::Index(x, idx) => calls_status_function(x) || matches!(idx, Index::Expr(i) if calls_status_function(i)),
     }
 }
 

@@ -65,6 +65,9 @@ pub(crate) const BUILTINS: &[FunctionSig] = &[
     FunctionSig { name: "tojson", min_args: 1, max_args: 1 },
 ];
 
+/// One precedence level's parse function.
+type Step<'a> = fn(&mut Parser<'a>) -> Result<Expr, ExprError>;
+
 pub(crate) struct Parser<'a> {
     input: &'a str,
     tokens: Vec<Token>,
@@ -121,7 +124,7 @@ impl<'a> Parser<'a> {
     }
 
     fn logical(&mut self, op: LogicalOp) -> Result<Expr, ExprError> {
-        let (tok, next): (TokenKind, fn(&mut Self) -> Result<Expr, ExprError>) = match op {
+        let (tok, next): (TokenKind, Step<'a>) = match op {
             LogicalOp::Or => (TokenKind::Or, |p| p.logical(LogicalOp::And)),
             LogicalOp::And => (TokenKind::And, Self::equality),
         };
@@ -257,10 +260,7 @@ impl<'a> Parser<'a> {
             return Err(self.error("Too many parameters supplied", &ident));
         }
         if name == "case" && args.len() % 2 == 0 {
-            return Err(self.error(
-                "Even number of parameters supplied, requires an odd number of parameters",
-                &ident,
-            ));
+            return Err(self.error("Even number of parameters supplied, requires an odd number of parameters", &ident));
         }
         Ok(Expr::Call(name, args))
     }
@@ -324,6 +324,8 @@ impl<'a> Parser<'a> {
         if self.check(kind) {
             self.offset += 1;
             Ok(())
+        } else if self.at_end() {
+            Err(self.error("Unexpected end of expression", self.previous()))
         } else {
             Err(self.error("Unexpected symbol", self.peek()))
         }

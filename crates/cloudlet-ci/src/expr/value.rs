@@ -54,9 +54,7 @@ impl Object {
     }
 
     fn index_of(&self, key: &str) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|(k, _)| k.eq_ignore_ascii_case(key) || k.to_lowercase() == key.to_lowercase())
+        self.entries.iter().position(|(k, _)| k.eq_ignore_ascii_case(key) || k.to_lowercase() == key.to_lowercase())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
@@ -201,10 +199,7 @@ impl Value {
                 a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.deep_eq(y))
             }
             (Value::Object(a), Value::Object(b)) => {
-                a.len() == b.len()
-                    && a.iter()
-                        .zip(b.iter())
-                        .all(|((ka, va), (kb, vb))| ka == kb && va.deep_eq(vb))
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|((ka, va), (kb, vb))| ka == kb && va.deep_eq(vb))
             }
             _ => false,
         }
@@ -352,7 +347,7 @@ pub fn js_number_to_string(n: f64) -> String {
             out.push_str(&digits[1..]);
         }
         out.push('e');
-        out.push(if point - 1 >= 0 { '+' } else { '-' });
+        out.push(if point > 0 { '+' } else { '-' });
         out.push_str(&(point - 1).abs().to_string());
     }
     out
@@ -370,9 +365,7 @@ pub fn js_parse_number(s: &str) -> f64 {
         if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
             return f64::NAN;
         }
-        digits
-            .chars()
-            .fold(0.0, |acc, c| acc * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0)))
+        digits.chars().fold(0.0, |acc, c| acc * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0)))
     };
     let lower = t.get(..2).map(str::to_ascii_lowercase);
     match lower.as_deref() {
@@ -536,7 +529,7 @@ mod tests {
         assert_eq!(js_number_to_string(5e-7), "5e-7");
         assert_eq!(js_number_to_string(0.000001), "0.000001");
         assert_eq!(js_number_to_string(-1.5), "-1.5");
-        assert_eq!(number_to_string(0.84551240822557006), "0.84551240822557");
+        assert_eq!(number_to_string(0.845_512_408_225_570_1), "0.84551240822557");
         assert_eq!(number_to_string(1.2345678901234567), "1.234567890123457");
     }
 

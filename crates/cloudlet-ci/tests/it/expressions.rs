@@ -16,8 +16,7 @@ fn run_case(c: &Value) -> Result<(), String> {
     let contexts = obj.get("contexts").and_then(Value::as_object).cloned().unwrap_or_default();
     let names: Vec<String> = contexts.iter().map(|(k, _)| k.to_owned()).collect();
     let _ = (STATUS_FUNCTIONS, HASH_FILES);
-    let outcome = expr::parse(text, &names, &[])
-        .and_then(|e| expr::evaluate(e.as_ref(), text, &contexts, &KatHost));
+    let outcome = expr::parse(text, &names, &[]).and_then(|e| expr::evaluate(e.as_ref(), text, &contexts, &KatHost));
     match (obj.get("result"), obj.get("err"), outcome) {
         (Some(expected), _, Ok(v)) => {
             let kind = expected.as_object().and_then(|o| o.get("kind")).and_then(Value::as_str).unwrap_or("");

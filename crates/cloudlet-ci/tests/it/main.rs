@@ -2,3 +2,4 @@
 //! boundaries (expression known-answer tests, workflow fixtures).
 
 mod expressions;
+mod workflow_fixtures;
