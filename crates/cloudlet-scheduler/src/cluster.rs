@@ -93,6 +93,9 @@ pub struct Cluster {
     /// How many nodes have pods with affinity / required anti-affinity.
     pub nodes_with_affinity_pods: usize,
     pub nodes_with_required_anti_affinity_pods: usize,
+    /// Some node is cordoned / has taints (filters skip the check if not).
+    pub any_unschedulable: bool,
+    pub any_taints: bool,
     empty_labels: Labels,
     counters: RefCell<Counters>,
 }
@@ -118,6 +121,8 @@ impl Cluster {
         }
         let states = vec![NodeState::default(); nodes.len()];
         let pod_node = vec![None; pods.len()];
+        let any_unschedulable = nodes.iter().any(|n| n.unschedulable);
+        let any_taints = nodes.iter().any(|n| !n.taints.is_empty());
         Self {
             nodes,
             node_by_name,
@@ -129,6 +134,8 @@ impl Cluster {
             image_node_counts,
             nodes_with_affinity_pods: 0,
             nodes_with_required_anti_affinity_pods: 0,
+            any_unschedulable,
+            any_taints,
             empty_labels: Labels::new(),
             counters: RefCell::new(Counters::default()),
         }

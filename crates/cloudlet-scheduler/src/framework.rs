@@ -235,8 +235,8 @@ impl Framework {
     /// others pass every node (e.g. NodePorts for a pod without host ports).
     fn active_filters(&self, cluster: &Cluster, state: &CycleState, pod_id: PodId) -> Vec<Plugin> {
         let pod = &cluster.pods[pod_id];
-        let any_unschedulable = cluster.nodes.iter().any(|n| n.unschedulable);
-        let any_taints = cluster.nodes.iter().any(|n| !n.taints.is_empty());
+        let any_unschedulable = cluster.any_unschedulable;
+        let any_taints = cluster.any_taints;
         self.profile
             .filters
             .iter()
@@ -278,7 +278,7 @@ impl Framework {
             };
         }
         // PreFilter.
-        let mut nodes: Vec<NodeId> = cluster.order.clone();
+        let mut nodes: std::borrow::Cow<'_, [NodeId]> = std::borrow::Cow::Borrowed(&cluster.order);
         let mut absent = None;
         if self.profile.filters.contains(&Plugin::NodeAffinity)
             && let Some(names) = node::node_affinity_prefilter(pod)
@@ -299,7 +299,7 @@ impl Framework {
                 };
             }
             let names: HashSet<&str> = names.iter().map(String::as_str).collect();
-            nodes.retain(|n| names.contains(cluster.nodes[*n].name.as_str()));
+            nodes.to_mut().retain(|n| names.contains(cluster.nodes[*n].name.as_str()));
             absent =
                 Some(Rejection::new(Plugin::NodeAffinity, "node(s) didn't satisfy plugin(s) [NodeAffinity]", true));
         }
@@ -394,6 +394,11 @@ impl Framework {
         let mut out = Vec::new();
         for &(plugin, weight) in &self.profile.scores {
             let (raw, normalized): (Vec<i64>, Vec<i64>) = match plugin {
+                Plugin::TaintToleration if !cluster.any_taints => {
+                    // No node has a taint: every raw score is 0, every
+                    // normalised score 100.
+                    (vec![0; feasible.len()], vec![plugins::MAX_NODE_SCORE; feasible.len()])
+                }
                 Plugin::TaintToleration => {
                     let tolerations = node::prefer_no_schedule_tolerations(pod);
                     let raw: Vec<i64> = feasible
@@ -415,6 +420,7 @@ impl Framework {
                     (raw, norm)
                 }
                 Plugin::NodeResourcesFit => {
+                    let kinds = resources::resolve(&self.profile.fit_resources);
                     let raw: Vec<i64> = feasible
                         .iter()
                         .map(|n| {
@@ -423,7 +429,7 @@ impl Framework {
                                 &cluster.nodes[*n],
                                 &cluster.states[*n],
                                 &self.profile.fit_strategy,
-                                &self.profile.fit_resources,
+                                &kinds,
                             )
                         })
                         .collect();
@@ -433,18 +439,16 @@ impl Framework {
                     if resources::is_best_effort_for(pod, &self.profile.balanced_resources) {
                         continue;
                     }
+                    let kinds = resources::resolve(&self.profile.balanced_resources);
                     let raw: Vec<i64> = feasible
                         .iter()
-                        .map(|n| {
-                            resources::balanced_score(
-                                pod,
-                                &cluster.nodes[*n],
-                                &cluster.states[*n],
-                                &self.profile.balanced_resources,
-                            )
-                        })
+                        .map(|n| resources::balanced_score(pod, &cluster.nodes[*n], &cluster.states[*n], &kinds))
                         .collect();
                     (raw.clone(), raw)
+                }
+                Plugin::ImageLocality if !pod.images.iter().any(|i| cluster.image_node_counts.contains_key(i)) => {
+                    // None of the pod's images is on any node.
+                    (vec![0; feasible.len()], vec![0; feasible.len()])
                 }
                 Plugin::ImageLocality => {
                     let raw: Vec<i64> = feasible.iter().map(|n| node::image_locality_score(cluster, pod, *n)).collect();
@@ -459,6 +463,18 @@ impl Framework {
                 }
                 Plugin::InterPodAffinity => {
                     let Some(state) = interpod::prescore(cluster, &self.profile, pod) else { continue };
+                    if state.topology_score.is_empty() {
+                        // Nothing to score: all 0, and normalising leaves them.
+                        let zeros = vec![0; feasible.len()];
+                        out.push((
+                            plugin,
+                            zeros
+                                .iter()
+                                .map(|_| PluginScore { plugin, raw: 0, normalized: 0, weight, weighted: 0 })
+                                .collect(),
+                        ));
+                        continue;
+                    }
                     let raw: Vec<i64> = feasible.iter().map(|n| interpod::score(&state, &cluster.nodes[*n])).collect();
                     let mut norm = raw.clone();
                     interpod::normalize(&state, &mut norm);

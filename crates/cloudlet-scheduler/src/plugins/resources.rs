@@ -11,6 +11,26 @@ use crate::model::{Node, Pod, is_scalar_resource};
 /// order; a request larger than the node's whole allocatable makes the
 /// rejection unresolvable.
 pub fn fit_filter(pod: &Pod, node: &Node, state: &NodeState) -> Option<Rejection> {
+    if fits(pod, node, state) {
+        return None;
+    }
+    fit_rejection(pod, node, state)
+}
+
+/// The common case, without building any reason: does the pod fit?
+fn fits(pod: &Pod, node: &Node, state: &NodeState) -> bool {
+    let alloc = &node.allocatable;
+    let req = &pod.requests;
+    let used = &state.requested;
+    let ok = |want: i64, used: i64, capacity: i64| want <= 0 || want <= capacity - used;
+    state.pods.len() as i64 + 1 <= alloc.pods
+        && ok(req.milli_cpu, used.milli_cpu, alloc.milli_cpu)
+        && ok(req.memory, used.memory, alloc.memory)
+        && ok(req.ephemeral_storage, used.ephemeral_storage, alloc.ephemeral_storage)
+        && req.scalar.iter().all(|(name, want)| ok(*want, used.scalar(name), alloc.scalar(name)))
+}
+
+fn fit_rejection(pod: &Pod, node: &Node, state: &NodeState) -> Option<Rejection> {
     let mut reasons = Vec::new();
     let mut unresolvable = false;
     let mut details = Vec::new();
@@ -44,25 +64,58 @@ pub fn fit_filter(pod: &Pod, node: &Node, state: &NodeState) -> Option<Rejection
     Some(Rejection { plugin: Plugin::NodeResourcesFit, reasons, unresolvable, detail: Some(details.join("; ")) })
 }
 
+/// A configured resource, resolved once per cycle instead of per node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind<'a> {
+    Cpu,
+    Memory,
+    EphemeralStorage,
+    Scalar(&'a str),
+    Ignored,
+}
+
+/// Resolves resource names to kinds, keeping the weights.
+pub fn resolve(resources: &[ResourceWeight]) -> Vec<(ResourceKind<'_>, i64)> {
+    resources
+        .iter()
+        .map(|r| {
+            let kind = match r.name.as_str() {
+                "cpu" => ResourceKind::Cpu,
+                "memory" => ResourceKind::Memory,
+                "ephemeral-storage" => ResourceKind::EphemeralStorage,
+                name if is_scalar_resource(name) => ResourceKind::Scalar(name),
+                _ => ResourceKind::Ignored,
+            };
+            (kind, r.weight)
+        })
+        .collect()
+}
+
 /// `(allocatable, requested-with-pod)` of one configured resource, the way
 /// `resourceAllocationScorer` builds them; `(0, 0)` for a resource that is
 /// skipped. `use_requested` is true for BalancedAllocation (actual requests)
 /// and false for Fit (non-zero defaults for cpu and memory).
-fn allocation(pod: &Pod, node: &Node, state: &NodeState, resource: &str, use_requested: bool) -> (i64, i64) {
+fn allocation(
+    pod: &Pod,
+    node: &Node,
+    state: &NodeState,
+    resource: ResourceKind<'_>,
+    use_requested: bool,
+) -> (i64, i64) {
     let alloc = &node.allocatable;
     match resource {
-        "cpu" if use_requested => (alloc.milli_cpu, state.requested.milli_cpu + pod.requests.milli_cpu),
-        "cpu" => (alloc.milli_cpu, state.non_zero_milli_cpu + pod.non_zero_milli_cpu),
-        "memory" if use_requested => (alloc.memory, state.requested.memory + pod.requests.memory),
-        "memory" => (alloc.memory, state.non_zero_memory + pod.non_zero_memory),
-        "ephemeral-storage" => {
+        ResourceKind::Cpu if use_requested => (alloc.milli_cpu, state.requested.milli_cpu + pod.requests.milli_cpu),
+        ResourceKind::Cpu => (alloc.milli_cpu, state.non_zero_milli_cpu + pod.non_zero_milli_cpu),
+        ResourceKind::Memory if use_requested => (alloc.memory, state.requested.memory + pod.requests.memory),
+        ResourceKind::Memory => (alloc.memory, state.non_zero_memory + pod.non_zero_memory),
+        ResourceKind::EphemeralStorage => {
             (alloc.ephemeral_storage, state.requested.ephemeral_storage + pod.requests.ephemeral_storage)
         }
-        name if is_scalar_resource(name) => {
+        ResourceKind::Scalar(name) => {
             let want = pod.requests.scalar(name);
             if want == 0 { (0, 0) } else { (alloc.scalar(name), state.requested.scalar(name) + want) }
         }
-        _ => (0, 0),
+        ResourceKind::Ignored => (0, 0),
     }
 }
 
@@ -81,12 +134,12 @@ pub fn fit_score(
     node: &Node,
     state: &NodeState,
     strategy: &ScoringStrategy,
-    resources: &[ResourceWeight],
+    resources: &[(ResourceKind<'_>, i64)],
 ) -> i64 {
     let mut node_score: i64 = 0;
     let mut weight_sum: i64 = 0;
-    for r in resources {
-        let (cap, req) = allocation(pod, node, state, &r.name, false);
+    for &(kind, weight) in resources {
+        let (cap, req) = allocation(pod, node, state, kind, false);
         if cap == 0 {
             continue;
         }
@@ -109,8 +162,8 @@ pub fn fit_score(
                 score
             }
         };
-        node_score += score * r.weight;
-        weight_sum += r.weight;
+        node_score += score * weight;
+        weight_sum += weight;
     }
     if weight_sum == 0 {
         return 0;
@@ -136,14 +189,14 @@ fn broken_linear(shape: &[(i64, i64)], p: i64) -> i64 {
 }
 
 /// NodeResourcesBalancedAllocation (v1.34 form: the balance with the pod).
-pub fn balanced_score(pod: &Pod, node: &Node, state: &NodeState, resources: &[ResourceWeight]) -> i64 {
+pub fn balanced_score(pod: &Pod, node: &Node, state: &NodeState, resources: &[(ResourceKind<'_>, i64)]) -> i64 {
     // Two resources (the default) need no allocation.
     let mut first_two = [0.0; 2];
     let mut all = Vec::new();
     let mut n = 0;
     let mut total = 0.0;
-    for r in resources {
-        let (cap, req) = allocation(pod, node, state, &r.name, true);
+    for &(kind, _) in resources {
+        let (cap, req) = allocation(pod, node, state, kind, true);
         if cap == 0 {
             continue;
         }

@@ -13,8 +13,10 @@ fn cpu_mem() -> Vec<ResourceWeight> {
 fn scores(yaml: &str, strategy: &ScoringStrategy) -> (Vec<i64>, Vec<i64>) {
     let c = cluster(yaml);
     let p = &c.pods[c.pods.len() - 1];
-    let fit = (0..c.nodes.len()).map(|n| fit_score(p, &c.nodes[n], &c.states[n], strategy, &cpu_mem())).collect();
-    let balanced = (0..c.nodes.len()).map(|n| balanced_score(p, &c.nodes[n], &c.states[n], &cpu_mem())).collect();
+    let fit =
+        (0..c.nodes.len()).map(|n| fit_score(p, &c.nodes[n], &c.states[n], strategy, &resolve(&cpu_mem()))).collect();
+    let balanced =
+        (0..c.nodes.len()).map(|n| balanced_score(p, &c.nodes[n], &c.states[n], &resolve(&cpu_mem()))).collect();
     (fit, balanced)
 }
 
@@ -60,7 +62,7 @@ fn missing_requests_use_the_scheduler_defaults_for_scoring_only() {
     assert_eq!((p.requests.milli_cpu, p.requests.memory), (0, 0));
     assert_eq!((p.non_zero_milli_cpu, p.non_zero_memory), (100, 200 << 20));
     // cpu (1000-100)*100/1000 = 90, memory (1024-200)*100/1024 = 80
-    assert_eq!(fit_score(p, &c.nodes[0], &c.states[0], &ScoringStrategy::LeastAllocated, &cpu_mem()), 85);
+    assert_eq!(fit_score(p, &c.nodes[0], &c.states[0], &ScoringStrategy::LeastAllocated, &resolve(&cpu_mem())), 85);
     assert!(is_best_effort_for(p, &cpu_mem()));
 }
 
@@ -113,7 +115,7 @@ apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, im
         ResourceWeight { name: "nvidia.com/gpu".into(), weight: 1 },
     ];
     // fractions .25 .5 .75: mean .5, std sqrt((.0625+0+.0625)/3) = 0.2041 → 79
-    assert_eq!(balanced_score(&c.pods[0], &c.nodes[0], &c.states[0], &resources), 79);
+    assert_eq!(balanced_score(&c.pods[0], &c.nodes[0], &c.states[0], &resolve(&resources)), 79);
 }
 
 #[test]
