@@ -23,7 +23,7 @@ fn fits(pod: &Pod, node: &Node, state: &NodeState) -> bool {
     let req = &pod.requests;
     let used = &state.requested;
     let ok = |want: i64, used: i64, capacity: i64| want <= 0 || want <= capacity - used;
-    state.pods.len() as i64 + 1 <= alloc.pods
+    (state.pods.len() as i64) < alloc.pods
         && ok(req.milli_cpu, used.milli_cpu, alloc.milli_cpu)
         && ok(req.memory, used.memory, alloc.memory)
         && ok(req.ephemeral_storage, used.ephemeral_storage, alloc.ephemeral_storage)
