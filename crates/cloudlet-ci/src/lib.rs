@@ -7,5 +7,7 @@
 //! processes. Nothing here knows HTTP or SQL.
 
 pub mod expr;
+pub mod matrix;
+pub mod scheduler;
 pub mod workflow;
 pub mod yaml;

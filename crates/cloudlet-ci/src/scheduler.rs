@@ -1,0 +1,581 @@
+//! The job graph scheduler: a pure core driven by explicit times.
+//!
+//! A job becomes ready the moment its own `needs` are done (a true graph,
+//! not levels). The caller then decides it: skip it (its `if:` was false)
+//! or run it as one or more matrix legs. Legs start while the run-wide
+//! `max_parallel` and the job's own `strategy.max-parallel` allow, each
+//! with a deadline from its `timeout-minutes`. A failing leg cancels the
+//! rest of its matrix when `fail-fast` is on and the leg may not continue
+//! on error. Status functions at job level are answered here over all
+//! transitive ancestors, as GitHub does: a skipped ancestor makes
+//! `success()` false without making `failure()` true.
+//!
+//! The core never reads a clock, sleeps or starts anything: it returns
+//! [`Action`]s for the runner to carry out.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use cloudlet_core::Timestamp;
+
+/// The result of a job or leg, as `needs.<id>.result` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum JobResult {
+    Success,
+    Failure,
+    Cancelled,
+    Skipped,
+}
+
+impl JobResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobResult::Success => "success",
+            JobResult::Failure => "failure",
+            JobResult::Cancelled => "cancelled",
+            JobResult::Skipped => "skipped",
+        }
+    }
+}
+
+/// A job's place in the graph.
+#[derive(Clone, Debug)]
+pub struct JobNode {
+    pub id: String,
+    /// Indexes of the jobs it needs.
+    pub needs: Vec<usize>,
+}
+
+/// How one leg of a job runs.
+#[derive(Clone, Debug)]
+pub struct LegSpec {
+    pub timeout: Duration,
+    pub continue_on_error: bool,
+}
+
+/// The caller's decision for a ready job.
+#[derive(Clone, Debug)]
+pub enum Decision {
+    Skip,
+    Run {
+        legs: Vec<LegSpec>,
+        fail_fast: bool,
+        max_parallel: Option<usize>,
+    },
+    /// The job could not be prepared (a bad matrix, a bad expression):
+    /// it fails without running.
+    Fail,
+}
+
+/// What the runner must do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Evaluate the job's `if:` (with [`Scheduler::status`]) and call
+    /// [`Scheduler::decide`].
+    Decide {
+        job: usize,
+    },
+    Start {
+        job: usize,
+        leg: usize,
+    },
+    /// Stop a running leg; it will still report how it finished.
+    Cancel {
+        job: usize,
+        leg: usize,
+        reason: CancelReason,
+    },
+    /// The job is done.
+    Finished {
+        job: usize,
+        result: JobResult,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelReason {
+    TimedOut,
+    FailFast,
+    RunCancelled,
+}
+
+/// How a leg ended, as the runner saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegOutcome {
+    Success,
+    Failure,
+    Cancelled,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum LegState {
+    Queued,
+    Running {
+        deadline: Timestamp,
+    },
+    /// Asked to stop; the reason decides the result when it reports.
+    Stopping {
+        reason: CancelReason,
+    },
+    Done(JobResult),
+}
+
+#[derive(Clone, Debug)]
+enum Phase {
+    Waiting,
+    Deciding,
+    Running { legs: Vec<(LegSpec, LegState)>, fail_fast: bool, max_parallel: Option<usize>, tripped: bool },
+    Done(JobResult),
+}
+
+#[derive(Debug)]
+pub struct Scheduler {
+    nodes: Vec<JobNode>,
+    ancestors: Vec<Vec<usize>>,
+    phases: Vec<Phase>,
+    max_parallel: usize,
+    running: usize,
+    run_cancelled: bool,
+    pending: VecDeque<Action>,
+}
+
+/// The status functions' answers for one job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobStatus {
+    pub success: bool,
+    pub failure: bool,
+    pub cancelled: bool,
+}
+
+impl Scheduler {
+    /// `nodes` must form a graph without cycles (validation ensures it).
+    pub fn new(nodes: Vec<JobNode>, max_parallel: usize) -> Scheduler {
+        let n = nodes.len();
+        let mut ancestors = vec![Vec::new(); n];
+        for (i, anc) in ancestors.iter_mut().enumerate() {
+            let mut seen = vec![false; n];
+            let mut stack: Vec<usize> = nodes[i].needs.clone();
+            while let Some(a) = stack.pop() {
+                if a < n && !seen[a] {
+                    seen[a] = true;
+                    stack.extend(nodes[a].needs.iter().copied());
+                }
+            }
+            *anc = (0..n).filter(|a| seen[*a]).collect();
+        }
+        Scheduler {
+            phases: vec![Phase::Waiting; n],
+            nodes,
+            ancestors,
+            max_parallel: max_parallel.max(1),
+            running: 0,
+            run_cancelled: false,
+            pending: VecDeque::new(),
+        }
+    }
+
+    pub fn nodes(&self) -> &[JobNode] {
+        &self.nodes
+    }
+
+    pub fn result(&self, job: usize) -> Option<JobResult> {
+        match self.phases.get(job) {
+            Some(Phase::Done(r)) => Some(*r),
+            _ => None,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.phases.iter().all(|p| matches!(p, Phase::Done(_))) && self.pending.is_empty()
+    }
+
+    /// Status functions for a job's `if:`, over its transitive ancestors.
+    pub fn status(&self, job: usize) -> JobStatus {
+        let results: Vec<Option<JobResult>> = self.ancestors[job].iter().map(|a| self.result(*a)).collect();
+        JobStatus {
+            success: !self.run_cancelled && results.iter().all(|r| *r == Some(JobResult::Success)),
+            failure: results.iter().any(|r| *r == Some(JobResult::Failure)),
+            cancelled: self.run_cancelled,
+        }
+    }
+
+    /// `success('a', 'b')`-style status over the named jobs and their
+    /// ancestors.
+    pub fn status_of(&self, jobs: &[usize]) -> JobStatus {
+        let mut set: Vec<usize> = Vec::new();
+        for j in jobs {
+            set.push(*j);
+            set.extend(self.ancestors[*j].iter().copied());
+        }
+        let results: Vec<Option<JobResult>> = set.iter().map(|a| self.result(*a)).collect();
+        JobStatus {
+            success: !self.run_cancelled && results.iter().all(|r| *r == Some(JobResult::Success)),
+            failure: results.iter().any(|r| *r == Some(JobResult::Failure)),
+            cancelled: self.run_cancelled,
+        }
+    }
+
+    /// The earliest leg deadline, for the runner's wait.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.phases
+            .iter()
+            .filter_map(|p| match p {
+                Phase::Running { legs, .. } => legs
+                    .iter()
+                    .filter_map(|(_, s)| match s {
+                        LegState::Running { deadline } => Some(*deadline),
+                        _ => None,
+                    })
+                    .min(),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Cancels the whole run: running legs are stopped; jobs not yet
+    /// decided are still offered (an `always()` job may run).
+    pub fn cancel_run(&mut self) {
+        self.run_cancelled = true;
+        for (j, p) in self.phases.iter_mut().enumerate() {
+            if let Phase::Running { legs, .. } = p {
+                for (l, (_, s)) in legs.iter_mut().enumerate() {
+                    match s {
+                        LegState::Running { .. } => {
+                            *s = LegState::Stopping { reason: CancelReason::RunCancelled };
+                            self.pending.push_back(Action::Cancel {
+                                job: j,
+                                leg: l,
+                                reason: CancelReason::RunCancelled,
+                            });
+                        }
+                        LegState::Queued => *s = LegState::Done(JobResult::Cancelled),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Everything to do at `now`: timeouts, newly ready jobs, legs that
+    /// may start, jobs that finished.
+    pub fn poll(&mut self, now: Timestamp) -> Vec<Action> {
+        let mut out: Vec<Action> = self.pending.drain(..).collect();
+        // Timeouts.
+        for (j, p) in self.phases.iter_mut().enumerate() {
+            if let Phase::Running { legs, .. } = p {
+                for (l, (_, s)) in legs.iter_mut().enumerate() {
+                    if let LegState::Running { deadline } = s
+                        && *deadline <= now
+                    {
+                        *s = LegState::Stopping { reason: CancelReason::TimedOut };
+                        out.push(Action::Cancel { job: j, leg: l, reason: CancelReason::TimedOut });
+                    }
+                }
+            }
+        }
+        loop {
+            let before = out.len();
+            self.settle(&mut out);
+            // Ready jobs, in file order.
+            for j in 0..self.nodes.len() {
+                if matches!(self.phases[j], Phase::Waiting)
+                    && self.nodes[j].needs.iter().all(|n| self.result(*n).is_some())
+                {
+                    self.phases[j] = Phase::Deciding;
+                    out.push(Action::Decide { job: j });
+                }
+            }
+            self.start_legs(now, &mut out);
+            if out.len() == before {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Records the decision for a job offered by [`Action::Decide`].
+    pub fn decide(&mut self, job: usize, decision: Decision) {
+        if !matches!(self.phases.get(job), Some(Phase::Deciding)) {
+            return;
+        }
+        self.phases[job] = match decision {
+            Decision::Skip => Phase::Done(JobResult::Skipped),
+            Decision::Fail => Phase::Done(JobResult::Failure),
+            Decision::Run { legs, .. } if legs.is_empty() => Phase::Done(JobResult::Skipped),
+            Decision::Run { legs, fail_fast, max_parallel } => Phase::Running {
+                legs: legs.into_iter().map(|l| (l, LegState::Queued)).collect(),
+                fail_fast,
+                max_parallel,
+                tripped: false,
+            },
+        };
+        if let Phase::Done(result) = self.phases[job] {
+            self.pending.push_back(Action::Finished { job, result });
+        }
+    }
+
+    /// Records how a started leg ended.
+    pub fn leg_finished(&mut self, job: usize, leg: usize, outcome: LegOutcome) {
+        let Some(Phase::Running { legs, fail_fast, tripped, .. }) = self.phases.get_mut(job) else { return };
+        let Some((spec, state)) = legs.get_mut(leg) else { return };
+        let result = match (&*state, outcome) {
+            (LegState::Stopping { reason: CancelReason::TimedOut }, _) => JobResult::Failure,
+            (_, LegOutcome::Success) => JobResult::Success,
+            (_, LegOutcome::Failure) => JobResult::Failure,
+            (_, LegOutcome::Cancelled) => JobResult::Cancelled,
+        };
+        if matches!(state, LegState::Running { .. } | LegState::Stopping { .. }) {
+            self.running -= 1;
+        }
+        *state = LegState::Done(result);
+        if result == JobResult::Failure && !spec.continue_on_error && *fail_fast && !*tripped {
+            *tripped = true;
+            for (l, (_, s)) in legs.iter_mut().enumerate() {
+                match s {
+                    LegState::Queued => *s = LegState::Done(JobResult::Cancelled),
+                    LegState::Running { .. } => {
+                        *s = LegState::Stopping { reason: CancelReason::FailFast };
+                        self.pending.push_back(Action::Cancel { job, leg: l, reason: CancelReason::FailFast });
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Turns jobs whose legs are all done into finished jobs.
+    fn settle(&mut self, out: &mut Vec<Action>) {
+        for j in 0..self.phases.len() {
+            let Phase::Running { legs, .. } = &self.phases[j] else { continue };
+            let mut results = Vec::with_capacity(legs.len());
+            for (spec, s) in legs {
+                match s {
+                    LegState::Done(r) => {
+                        // A leg that may continue on error does not fail its job.
+                        let r =
+                            if *r == JobResult::Failure && spec.continue_on_error { JobResult::Success } else { *r };
+                        results.push(r);
+                    }
+                    _ => {
+                        results.clear();
+                        break;
+                    }
+                }
+            }
+            if results.len() != legs.len() {
+                continue;
+            }
+            let result = if results.contains(&JobResult::Failure) {
+                JobResult::Failure
+            } else if results.contains(&JobResult::Cancelled) {
+                JobResult::Cancelled
+            } else if results.iter().all(|r| *r == JobResult::Skipped) {
+                JobResult::Skipped
+            } else {
+                JobResult::Success
+            };
+            self.phases[j] = Phase::Done(result);
+            out.push(Action::Finished { job: j, result });
+        }
+    }
+
+    fn start_legs(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        for j in 0..self.phases.len() {
+            let Phase::Running { legs, max_parallel, .. } = &mut self.phases[j] else { continue };
+            let limit = max_parallel.unwrap_or(usize::MAX).max(1);
+            let mut active =
+                legs.iter().filter(|(_, s)| matches!(s, LegState::Running { .. } | LegState::Stopping { .. })).count();
+            for (l, (spec, s)) in legs.iter_mut().enumerate() {
+                if self.running >= self.max_parallel || active >= limit {
+                    break;
+                }
+                if *s == LegState::Queued {
+                    let deadline = Timestamp::from_unix_nanos(
+                        now.as_unix_nanos().saturating_add(u64::try_from(spec.timeout.as_nanos()).unwrap_or(u64::MAX)),
+                    );
+                    *s = LegState::Running { deadline };
+                    self.running += 1;
+                    active += 1;
+                    out.push(Action::Start { job: j, leg: l });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    fn graph(spec: &[(&str, &[usize])]) -> Vec<JobNode> {
+        spec.iter().map(|(id, needs)| JobNode { id: (*id).to_owned(), needs: needs.to_vec() }).collect()
+    }
+
+    fn leg() -> LegSpec {
+        LegSpec { timeout: 360 * MIN, continue_on_error: false }
+    }
+
+    fn run1() -> Decision {
+        Decision::Run { legs: vec![leg()], fail_fast: true, max_parallel: None }
+    }
+
+    fn t(secs: u64) -> Timestamp {
+        Timestamp::from_unix_secs(1_000 + secs)
+    }
+
+    /// Decides every offered job with `decide`, returns the actions other
+    /// than `Decide`.
+    fn step(s: &mut Scheduler, now: Timestamp, decide: &dyn Fn(&Scheduler, usize) -> Decision) -> Vec<Action> {
+        let mut all = Vec::new();
+        loop {
+            let actions = s.poll(now);
+            if actions.is_empty() {
+                return all;
+            }
+            for a in actions {
+                if let Action::Decide { job } = a {
+                    let d = decide(s, job);
+                    s.decide(job, d);
+                } else {
+                    all.push(a);
+                }
+            }
+        }
+    }
+
+    fn default_if(s: &Scheduler, job: usize) -> Decision {
+        if s.status(job).success { run1() } else { Decision::Skip }
+    }
+
+    #[test]
+    fn a_job_starts_when_its_own_needs_finish_not_its_level() {
+        // a(short) → c ; b(long) → d. c must start while b still runs.
+        let mut s = Scheduler::new(graph(&[("a", &[]), ("b", &[]), ("c", &[0]), ("d", &[1])]), 8);
+        let first = step(&mut s, t(0), &default_if);
+        assert_eq!(first, vec![Action::Start { job: 0, leg: 0 }, Action::Start { job: 1, leg: 0 }]);
+        s.leg_finished(0, 0, LegOutcome::Success);
+        let next = step(&mut s, t(1), &default_if);
+        assert_eq!(
+            next,
+            vec![Action::Finished { job: 0, result: JobResult::Success }, Action::Start { job: 2, leg: 0 }]
+        );
+        assert_eq!(s.result(1), None, "b is still running while c starts");
+    }
+
+    #[test]
+    fn max_parallel_bounds_running_legs() {
+        let mut s = Scheduler::new(graph(&[("a", &[]), ("b", &[]), ("c", &[])]), 2);
+        let started = step(&mut s, t(0), &default_if);
+        assert_eq!(started.len(), 2);
+        s.leg_finished(1, 0, LegOutcome::Success);
+        let next = step(&mut s, t(1), &default_if);
+        assert!(next.contains(&Action::Start { job: 2, leg: 0 }));
+    }
+
+    #[test]
+    fn skipped_ancestors_make_every_status_false_transitively() {
+        // fail → suc1, suc2 (success() || failure()) → next (default if): next is skipped.
+        let mut s = Scheduler::new(graph(&[("fail", &[]), ("suc1", &[0]), ("suc2", &[0]), ("next", &[1, 2])]), 8);
+        let decide = |s: &Scheduler, job: usize| {
+            let st = s.status(job);
+            let run = if job == 1 || job == 2 { st.success || st.failure } else { st.success };
+            if run { run1() } else { Decision::Skip }
+        };
+        step(&mut s, t(0), &decide);
+        s.leg_finished(0, 0, LegOutcome::Failure);
+        step(&mut s, t(1), &decide);
+        s.leg_finished(1, 0, LegOutcome::Success);
+        s.leg_finished(2, 0, LegOutcome::Success);
+        step(&mut s, t(2), &decide);
+        assert_eq!(s.result(3), Some(JobResult::Skipped));
+        // With a skipped ancestor, success() and failure() are both false.
+        let mut s = Scheduler::new(graph(&[("a", &[]), ("b", &[0]), ("c", &[1])]), 8);
+        let decide = |s: &Scheduler, job: usize| if job == 0 { Decision::Skip } else { default_if(s, job) };
+        step(&mut s, t(0), &decide);
+        assert_eq!(s.status(2), JobStatus { success: false, failure: false, cancelled: false });
+        assert_eq!(s.result(2), Some(JobResult::Skipped));
+        assert!(s.is_done());
+    }
+
+    #[test]
+    fn fail_fast_cancels_the_rest_of_that_matrix_only() {
+        let mut s = Scheduler::new(graph(&[("m", &[]), ("other", &[])]), 3);
+        let decide = |_: &Scheduler, job: usize| {
+            if job == 0 {
+                Decision::Run { legs: vec![leg(), leg(), leg()], fail_fast: true, max_parallel: Some(2) }
+            } else {
+                run1()
+            }
+        };
+        let started = step(&mut s, t(0), &decide);
+        assert_eq!(
+            started,
+            vec![Action::Start { job: 0, leg: 0 }, Action::Start { job: 0, leg: 1 }, Action::Start { job: 1, leg: 0 }]
+        );
+        s.leg_finished(0, 0, LegOutcome::Failure);
+        let next = step(&mut s, t(1), &decide);
+        assert_eq!(next, vec![Action::Cancel { job: 0, leg: 1, reason: CancelReason::FailFast }]);
+        s.leg_finished(0, 1, LegOutcome::Cancelled);
+        let next = step(&mut s, t(2), &decide);
+        assert_eq!(next, vec![Action::Finished { job: 0, result: JobResult::Failure }]);
+        assert_eq!(s.result(1), None, "another job is not cancelled by fail-fast");
+    }
+
+    #[test]
+    fn continue_on_error_legs_neither_trip_fail_fast_nor_fail_the_job() {
+        let mut s = Scheduler::new(graph(&[("m", &[])]), 4);
+        let decide = |_: &Scheduler, _: usize| Decision::Run {
+            legs: vec![LegSpec { timeout: MIN, continue_on_error: true }, leg()],
+            fail_fast: true,
+            max_parallel: None,
+        };
+        step(&mut s, t(0), &decide);
+        s.leg_finished(0, 0, LegOutcome::Failure);
+        assert!(step(&mut s, t(1), &decide).is_empty());
+        s.leg_finished(0, 1, LegOutcome::Success);
+        step(&mut s, t(2), &decide);
+        assert_eq!(s.result(0), Some(JobResult::Success));
+    }
+
+    #[test]
+    fn timeouts_come_from_the_injected_time() {
+        let mut s = Scheduler::new(graph(&[("a", &[])]), 1);
+        let decide = |_: &Scheduler, _: usize| Decision::Run {
+            legs: vec![LegSpec { timeout: 5 * MIN, continue_on_error: false }],
+            fail_fast: true,
+            max_parallel: None,
+        };
+        step(&mut s, t(0), &decide);
+        assert_eq!(s.next_deadline(), Some(t(300)));
+        assert!(step(&mut s, t(299), &decide).is_empty());
+        assert_eq!(
+            step(&mut s, t(300), &decide),
+            vec![Action::Cancel { job: 0, leg: 0, reason: CancelReason::TimedOut }]
+        );
+        s.leg_finished(0, 0, LegOutcome::Cancelled);
+        step(&mut s, t(301), &decide);
+        assert_eq!(s.result(0), Some(JobResult::Failure));
+    }
+
+    #[test]
+    fn a_cancelled_run_still_offers_always_jobs() {
+        let mut s = Scheduler::new(graph(&[("a", &[]), ("cleanup", &[0]), ("next", &[0])]), 4);
+        let decide = |s: &Scheduler, job: usize| match job {
+            1 => run1(), // if: always()
+            _ => default_if(s, job),
+        };
+        step(&mut s, t(0), &decide);
+        s.cancel_run();
+        assert_eq!(
+            step(&mut s, t(1), &decide),
+            vec![Action::Cancel { job: 0, leg: 0, reason: CancelReason::RunCancelled }]
+        );
+        s.leg_finished(0, 0, LegOutcome::Cancelled);
+        let next = step(&mut s, t(2), &decide);
+        assert!(next.contains(&Action::Start { job: 1, leg: 0 }));
+        assert_eq!(s.result(2), Some(JobResult::Skipped));
+        assert!(s.status(2).cancelled);
+    }
+}
