@@ -194,7 +194,7 @@ impl Scheduler {
         let results: Vec<Option<JobResult>> = self.ancestors[job].iter().map(|a| self.result(*a)).collect();
         JobStatus {
             success: !self.run_cancelled && results.iter().all(|r| *r == Some(JobResult::Success)),
-            failure: results.iter().any(|r| *r == Some(JobResult::Failure)),
+            failure: results.contains(&Some(JobResult::Failure)),
             cancelled: self.run_cancelled,
         }
     }
@@ -210,7 +210,7 @@ impl Scheduler {
         let results: Vec<Option<JobResult>> = set.iter().map(|a| self.result(*a)).collect();
         JobStatus {
             success: !self.run_cancelled && results.iter().all(|r| *r == Some(JobResult::Success)),
-            failure: results.iter().any(|r| *r == Some(JobResult::Failure)),
+            failure: results.contains(&Some(JobResult::Failure)),
             cancelled: self.run_cancelled,
         }
     }
