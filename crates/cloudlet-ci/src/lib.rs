@@ -6,8 +6,11 @@
 //! scheduler driven by an injected clock, and the step runner that starts
 //! processes. Nothing here knows HTTP or SQL.
 
+pub mod envfile;
 pub mod expr;
+pub mod hash_files;
 pub mod matrix;
 pub mod scheduler;
+pub mod shell;
 pub mod workflow;
 pub mod yaml;
