@@ -37,6 +37,8 @@ pub(crate) enum Command {
     Sqs(SqsArgs),
     /// Simulate Kubernetes scheduling (kube-scheduler v1.34 semantics) on manifests
     Sched(crate::sched::SchedArgs),
+    /// Terraform-compatible infrastructure as code: cloudlet infra [-chdir=DIR] console
+    Infra(crate::infra::InfraArgs),
 }
 
 #[derive(Debug, Args)]

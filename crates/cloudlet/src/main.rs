@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod data_dir;
 mod functions;
+mod infra;
 mod sched;
 mod sqs;
 mod up;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         cli::Command::Fn(args) => functions::run(args).map_err(|err| report(&err)),
         cli::Command::Sqs(args) => sqs::run(args).map_err(|err| report(&err)),
         cli::Command::Sched(args) => sched::run(args).map_err(|err| report(&err)),
+        cli::Command::Infra(args) => infra::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,150 @@
+//! Reading configurations: the `.tf` and `.tf.json` files of a directory,
+//! parsed once, with every file's source kept so diagnostics can quote the
+//! line they point at.
+//!
+//! `.tf` files are parsed with hcl-edit (byte spans on every expression).
+//! `.tf.json` files are parsed as JSON and kept as JSON: in Terraform's JSON
+//! syntax, strings are templates and the meaning of a property depends on
+//! the block schema, which the engine applies when it decodes blocks.
+
+use std::path::{Path, PathBuf};
+
+use hcl_edit::expr::Expression;
+use hcl_edit::structure::Body;
+
+use crate::diag::Diagnostic;
+
+/// One parsed file.
+#[derive(Debug)]
+pub enum FileBody {
+    Hcl(Body),
+    Json(serde_json::Value),
+}
+
+/// A configuration file: where it came from, its text and its body.
+#[derive(Debug)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub source: String,
+    pub body: FileBody,
+}
+
+impl SourceFile {
+    /// The 1-based line number and the text of the line at byte `offset`.
+    pub fn line_at(&self, offset: usize) -> (usize, &str) {
+        let offset = offset.min(self.source.len());
+        let line_no = self.source[..offset].matches('\n').count() + 1;
+        let text = self.source.lines().nth(line_no - 1).unwrap_or("");
+        (line_no, text)
+    }
+}
+
+/// A diagnostic for a file that failed to parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseFailure {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub diagnostic: Diagnostic,
+}
+
+/// Reads every `.tf` and `.tf.json` file of `dir` in name order (the order
+/// Terraform loads them in). Override files are not special yet.
+pub fn load_dir(dir: &Path) -> Result<Vec<SourceFile>, Vec<ParseFailure>> {
+    let mut names: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                (n.ends_with(".tf") || n.ends_with(".tf.json")) && !n.starts_with('.')
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    let mut files = Vec::new();
+    let mut failures = Vec::new();
+    for path in names {
+        let source = match std::fs::read_to_string(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                failures.push(ParseFailure {
+                    path: path.clone(),
+                    line: 0,
+                    column: 0,
+                    diagnostic: Diagnostic::new(
+                        "Failed to read file",
+                        format!("The configuration file {:?} could not be read: {e}.", path),
+                        None,
+                    ),
+                });
+                continue;
+            }
+        };
+        match parse_file(&path, &source) {
+            Ok(body) => files.push(SourceFile { path, source, body }),
+            Err(f) => failures.push(f),
+        }
+    }
+    if failures.is_empty() { Ok(files) } else { Err(failures) }
+}
+
+/// Parses one file's text by its name (`.tf.json` as JSON, else HCL).
+pub fn parse_file(path: &Path, source: &str) -> Result<FileBody, ParseFailure> {
+    let is_json = path.to_str().is_some_and(|p| p.ends_with(".tf.json"));
+    if is_json {
+        return serde_json::from_str::<serde_json::Value>(source).map(FileBody::Json).map_err(|e| ParseFailure {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            diagnostic: Diagnostic::new("Invalid JSON", format!("{e}"), None),
+        });
+    }
+    hcl_edit::parser::parse_body(source).map(FileBody::Hcl).map_err(|e| {
+        let loc = e.location();
+        ParseFailure {
+            path: path.to_owned(),
+            line: loc.line(),
+            column: loc.column(),
+            diagnostic: Diagnostic::new(
+                "Invalid configuration syntax",
+                e.message().to_owned(),
+                Some(loc.offset()..loc.offset()),
+            ),
+        }
+    })
+}
+
+/// Parses one expression (a console line).
+pub fn parse_expression(src: &str) -> Result<Expression, Diagnostic> {
+    hcl_edit::parser::parse_expr(src).map_err(|e| {
+        let offset = e.location().offset();
+        Diagnostic::new(
+            "Invalid expression",
+            "Expected the start of an expression, but found an invalid expression token.",
+            Some(offset..offset),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hcl_and_json_and_reports_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.tf"), "locals {\n  x = 1\n}\n").expect("write");
+        std::fs::write(dir.path().join("b.tf.json"), "{\"locals\": {\"y\": 2}}").expect("write");
+        let files = load_dir(dir.path()).expect("parses");
+        assert_eq!(files.len(), 2);
+        assert!(matches!(files[0].body, FileBody::Hcl(_)));
+        assert!(matches!(files[1].body, FileBody::Json(_)));
+        assert_eq!(files[0].line_at(11), (2, "  x = 1"));
+
+        std::fs::write(dir.path().join("c.tf"), "locals {\n  x = \n").expect("write");
+        let failures = load_dir(dir.path()).expect_err("syntax error");
+        assert_eq!(failures.len(), 1);
+        assert!(failures[0].line >= 2, "{:?}", failures[0]);
+    }
+}

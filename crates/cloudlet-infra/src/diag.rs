@@ -1,0 +1,124 @@
+//! Diagnostics: Terraform's `Error: summary` + detail, with the source range
+//! they point at, and their plain-text rendering.
+
+use std::ops::Range;
+
+/// One error (cloudlet reports no warnings from the language yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub summary: String,
+    pub detail: String,
+    /// Byte range in the source the expression came from.
+    pub span: Option<Range<usize>>,
+    /// An error about a reference (undeclared variable, resource, ...):
+    /// Terraform finds these before evaluating, so `try` and `can` do not
+    /// catch them.
+    pub is_reference: bool,
+}
+
+impl Diagnostic {
+    /// An error with a summary and a detail.
+    pub fn new(summary: impl Into<String>, detail: impl Into<String>, span: Option<Range<usize>>) -> Diagnostic {
+        Diagnostic { summary: summary.into(), detail: detail.into(), span, is_reference: false }
+    }
+
+    /// An error about a reference, which `try` does not catch.
+    pub fn reference(summary: impl Into<String>, detail: impl Into<String>, span: Option<Range<usize>>) -> Diagnostic {
+        Diagnostic { is_reference: true, ..Diagnostic::new(summary, detail, span) }
+    }
+
+    /// The plain (`-no-color`) rendering: a blank line, `Error: summary`, a
+    /// blank line, the location lines, a blank line, the detail wrapped at
+    /// 78 columns, a blank line.
+    pub fn render_plain(&self, location: &str, source_line: Option<&str>) -> String {
+        let mut out = format!("\nError: {}\n\n", self.summary);
+        out.push_str(&format!("  on {location}:\n"));
+        match source_line {
+            Some(line) => out.push_str(&format!("  {line}\n")),
+            None => out.push_str("  (source code not available)\n"),
+        }
+        out.push('\n');
+        if !self.detail.is_empty() {
+            for line in self.detail.split('\n') {
+                if line.starts_with(' ') {
+                    out.push_str(line);
+                } else {
+                    out.push_str(&wrap(line, 77));
+                }
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+        out
+    }
+}
+
+/// Word wrapping as Terraform does it: break at spaces so that no line is
+/// longer than `limit` unless one word is.
+pub fn wrap(s: &str, limit: usize) -> String {
+    let mut out = String::new();
+    let mut current = 0usize;
+    let mut word = String::new();
+    let mut word_len = 0usize;
+    let mut space = String::new();
+    let mut space_len = 0usize;
+    for ch in s.chars() {
+        if ch == '\n' {
+            out.push_str(&space);
+            space.clear();
+            space_len = 0;
+            if current + word_len > limit {
+                current = 0;
+                out.push('\n');
+            }
+            out.push_str(&word);
+            word.clear();
+            word_len = 0;
+            out.push(ch);
+        } else if ch.is_whitespace() && ch != '\u{a0}' {
+            if space.is_empty() || !word.is_empty() {
+                current += space_len + word_len;
+                out.push_str(&space);
+                space.clear();
+                space_len = 0;
+                out.push_str(&word);
+                word.clear();
+                word_len = 0;
+            }
+            space.push(ch);
+            space_len += 1;
+        } else {
+            word.push(ch);
+            word_len += 1;
+            if current + space_len + word_len > limit && word_len < limit {
+                out.push('\n');
+                current = 0;
+                space.clear();
+                space_len = 0;
+            }
+        }
+    }
+    if word.is_empty() {
+        if current + space_len <= limit {
+            out.push_str(&space);
+        }
+    } else {
+        out.push_str(&space);
+        out.push_str(&word);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_like_terraform() {
+        let detail = "Invalid value for \"inputMap\" parameter: the given object has no attribute \"b\".";
+        assert_eq!(
+            wrap(detail, 77),
+            "Invalid value for \"inputMap\" parameter: the given object has no attribute\n\"b\"."
+        );
+    }
+}

