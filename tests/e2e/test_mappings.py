@@ -223,6 +223,11 @@ def test_validation_errors_are_lambdas(daemon, lambda_client, raw_lambda, sqs, p
         409, "ResourceConflictException",
         f'An event source mapping with SQS arn (" {arn} ") and function (" {name} ") already exists. '
         f"Please update or delete the existing mapping with UUID {uuid}")
+    # Pointing another mapping of the queue at the same function conflicts too.
+    third = consumer(lambda_client, python_zip)
+    other = lambda_client.create_event_source_mapping(EventSourceArn=arn, FunctionName=third, Enabled=False)["UUID"]
+    assert error_of(raw_lambda.update_event_source_mapping, UUID=other, FunctionName=name)[:2] == \
+        (409, "ResourceConflictException")
     # Raising the function's timeout above the visibility timeout is checked
     # again at update.
     assert error_of(raw_lambda.update_event_source_mapping, UUID=uuid, FunctionName=slow)[2] == (

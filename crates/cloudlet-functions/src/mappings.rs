@@ -161,7 +161,7 @@ impl EventSourceMappings {
             return Err(crate::control::missing_member("functionName"));
         };
         let queue = self.queue(source)?;
-        let (name, qualifier, function_arn, timeout_s) = self.function(function_name)?;
+        let (name, qualifier, timeout_s) = self.function(function_name)?;
         let mut mapping = EventSourceMapping {
             uuid: uuid::Uuid::new_v4().to_string(),
             event_source_arn: source.to_owned(),
@@ -176,19 +176,7 @@ impl EventSourceMappings {
         };
         apply(&mut mapping, request)?;
         check_against_queue(&mapping, &queue, timeout_s)?;
-        if let Some(existing) = lock(&self.mappings).values().find(|entry| {
-            entry.mapping.event_source_arn == mapping.event_source_arn
-                && self.function_arn(&entry.mapping) == function_arn
-        }) {
-            return Err(LambdaError::new(
-                ErrorType::ResourceConflictException,
-                format!(
-                    "An event source mapping with SQS arn (\" {} \") and function (\" {} \") already exists. \
-                     Please update or delete the existing mapping with UUID {}",
-                    mapping.event_source_arn, mapping.function_name, existing.mapping.uuid
-                ),
-            ));
-        }
+        self.check_unique(&mapping)?;
         self.store.put_event_source_mapping(&mapping).map_err(store_failed)?;
         let poller = self.start_poller(&mapping);
         let view = self.view(&mapping, "Creating");
@@ -211,7 +199,7 @@ impl EventSourceMappings {
         let current = lock(&self.mappings).get(uuid).map(|entry| entry.mapping.clone()).ok_or_else(not_found)?;
         let mut mapping = current.clone();
         if let Some(function_name) = request.function_name.as_deref() {
-            let (name, qualifier, _, _) = self.function(function_name)?;
+            let (name, qualifier, _) = self.function(function_name)?;
             mapping.function_name = name;
             mapping.qualifier = qualifier;
         }
@@ -219,6 +207,7 @@ impl EventSourceMappings {
         let queue = self.queue(&mapping.event_source_arn)?;
         let timeout_s = self.timeout_of(&mapping)?;
         check_against_queue(&mapping, &queue, timeout_s)?;
+        self.check_unique(&mapping)?;
         mapping.last_modified_ms = self.clock.now().as_unix_millis();
         self.store.put_event_source_mapping(&mapping).map_err(store_failed)?;
         let only_enabled_changed = EventSourceMapping { enabled: current.enabled, ..mapping.clone() }
@@ -310,6 +299,27 @@ impl EventSourceMappings {
             .collect()
     }
 
+    /// One mapping per queue and function (as its ARN names it).
+    fn check_unique(&self, mapping: &EventSourceMapping) -> Result<(), LambdaError> {
+        let function_arn = self.function_arn(mapping);
+        let mappings = lock(&self.mappings);
+        let Some(existing) = mappings.values().find(|entry| {
+            entry.mapping.uuid != mapping.uuid
+                && entry.mapping.event_source_arn == mapping.event_source_arn
+                && self.function_arn(&entry.mapping) == function_arn
+        }) else {
+            return Ok(());
+        };
+        Err(LambdaError::new(
+            ErrorType::ResourceConflictException,
+            format!(
+                "An event source mapping with SQS arn (\" {} \") and function (\" {} \") already exists. \
+                 Please update or delete the existing mapping with UUID {}",
+                mapping.event_source_arn, mapping.function_name, existing.mapping.uuid
+            ),
+        ))
+    }
+
     fn start_poller(&self, mapping: &EventSourceMapping) -> Option<poller::PollerHandle> {
         mapping.enabled.then(|| {
             poller::start(poller::PollerContext {
@@ -337,19 +347,13 @@ impl EventSourceMappings {
         self.control.scope().lambda_function_arn(&mapping.function_name, mapping.qualifier.as_deref()).to_string()
     }
 
-    /// The function a request names: (name, qualifier, ARN as mapped,
-    /// timeout in seconds).
-    fn function(&self, function_name: &str) -> Result<(String, Option<String>, String, u32), LambdaError> {
+    /// The function a request names: (name, qualifier, timeout in seconds).
+    fn function(&self, function_name: &str) -> Result<(String, Option<String>, u32), LambdaError> {
         let resolved = self.control.resolve(function_name, None, 0.0).map_err(|err| match err.error_type {
             ErrorType::ResourceNotFoundException => LambdaError::invalid_parameter("Function does not exist"),
             _ => err,
         })?;
-        Ok((
-            resolved.version.function_name.clone(),
-            resolved.qualifier.clone(),
-            resolved.invoked_arn.clone(),
-            resolved.version.timeout_s,
-        ))
+        Ok((resolved.version.function_name.clone(), resolved.qualifier.clone(), resolved.version.timeout_s))
     }
 
     fn timeout_of(&self, mapping: &EventSourceMapping) -> Result<u32, LambdaError> {
@@ -357,7 +361,7 @@ impl EventSourceMappings {
             Some(qualifier) => format!("{}:{qualifier}", mapping.function_name),
             None => mapping.function_name.clone(),
         };
-        self.function(&name).map(|(_, _, _, timeout)| timeout)
+        self.function(&name).map(|(_, _, timeout)| timeout)
     }
 
     /// The queue's attributes; a missing queue fails as Lambda reports it.
