@@ -10,6 +10,7 @@ pub mod envfile;
 pub mod expr;
 pub mod hash_files;
 pub mod matrix;
+pub mod runner;
 pub mod scheduler;
 pub mod shell;
 pub mod workflow;

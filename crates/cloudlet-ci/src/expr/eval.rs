@@ -16,8 +16,8 @@ use super::{ErrorKind, ExprError};
 /// Functions whose answer depends on where the expression runs.
 pub trait Host {
     /// `success()`, `failure()`, `cancelled()`, `always()`; `name` is
-    /// lower-case.
-    fn status(&self, name: &str) -> Result<bool, String> {
+    /// lower-case; `args` are job ids where a job's `if:` names them.
+    fn status(&self, name: &str, _args: &[Value]) -> Result<bool, String> {
         Err(format!("{name}() is not available here"))
     }
 
@@ -177,7 +177,7 @@ impl Evaluator<'_> {
                 arg(args.len().saturating_sub(1))
             }
             "success" | "failure" | "cancelled" | "always" => {
-                Value::Bool(self.host.status(name).map_err(|m| self.err(m))?)
+                Value::Bool(self.host.status(name, &args).map_err(|m| self.err(m))?)
             }
             "hashfiles" => {
                 let patterns: Vec<String> = args.iter().map(Value::to_display_string).collect();

@@ -10,8 +10,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// One expression value.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub enum Value {
+    #[default]
     Null,
     Bool(bool),
     Number(f64),

@@ -2,4 +2,5 @@
 //! boundaries (expression known-answer tests, workflow fixtures).
 
 mod expressions;
+mod runs;
 mod workflow_fixtures;

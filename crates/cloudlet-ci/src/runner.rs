@@ -1,0 +1,1186 @@
+//! The runner: carries out the scheduler's decisions on the host.
+//!
+//! The main thread drives the [`Scheduler`]: it evaluates each ready job's
+//! `if:` with the scheduler's transitive status answers, expands its
+//! matrix, and starts one thread per leg. A leg runs its steps one after
+//! another as processes (the step's shell, working directory, environment
+//! in GitHub's precedence, fresh `GITHUB_ENV`/`GITHUB_OUTPUT`/`GITHUB_PATH`
+//! files per step), follows workflow commands in the output, masks
+//! secrets, and reports back. Timeouts and fail-fast arrive as cancel
+//! requests: SIGINT to the step's process group, SIGTERM after 7.5 s,
+//! SIGKILL 2.5 s later, as GitHub does.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cloudlet_core::{SharedClock, Timestamp};
+
+use crate::envfile::{self, EnvFileError};
+use crate::expr::{self, FunctionSig, Host, Object, Value};
+use crate::matrix;
+use crate::scheduler::{Action, Decision, JobNode, JobResult, LegOutcome, LegSpec, Scheduler};
+use crate::shell;
+use crate::workflow::{self, Job, Step, Workflow};
+use crate::yaml::{Node, NodeKind};
+
+/// Where step output goes (already masked).
+pub trait LogSink: Send + Sync {
+    fn line(&self, job: &str, line: &str);
+}
+
+/// Facts about the repository and the event that started the run.
+#[derive(Clone, Debug, Default)]
+pub struct RunContext {
+    pub workspace: PathBuf,
+    /// The workflow file, relative to the workspace.
+    pub workflow_path: String,
+    pub event_name: String,
+    pub event: Value,
+    pub sha: String,
+    pub git_ref: String,
+    pub repository: String,
+    pub actor: String,
+    pub inputs: Vec<(String, String)>,
+    pub secrets: Vec<(String, String)>,
+    pub vars: Vec<(String, String)>,
+    /// Run only this job (and the jobs it needs).
+    pub only_job: Option<String>,
+    pub max_parallel: usize,
+    pub run_id: u64,
+    pub run_number: u64,
+}
+
+/// One leg's (or skipped job's) outcome in the run report.
+#[derive(Clone, Debug)]
+pub struct JobReport {
+    pub id: String,
+    pub name: String,
+    pub matrix: Option<Object>,
+    pub result: JobResult,
+    pub outputs: Object,
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub run_id: u64,
+    pub conclusion: JobResult,
+    pub jobs: Vec<JobReport>,
+}
+
+impl RunReport {
+    /// The documented `--json` object.
+    pub fn to_json(&self) -> Value {
+        let mut o = Object::new();
+        o.set("run_id", Value::string(self.run_id.to_string()));
+        o.set("conclusion", Value::string(self.conclusion.as_str()));
+        let jobs = self
+            .jobs
+            .iter()
+            .map(|j| {
+                let mut jo = Object::new();
+                jo.set("id", Value::string(&j.id));
+                jo.set("name", Value::string(&j.name));
+                jo.set("matrix", j.matrix.clone().map_or(Value::Null, Value::object));
+                jo.set("result", Value::string(j.result.as_str()));
+                jo.set("outputs", Value::object(j.outputs.clone()));
+                jo.set("started_at", Value::string(j.started_at.to_rfc3339_millis()));
+                jo.set("finished_at", Value::string(j.finished_at.to_rfc3339_millis()));
+                Value::object(jo)
+            })
+            .collect();
+        o.set("jobs", Value::array(jobs));
+        Value::object(o)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("job '{0}' is not in the workflow")]
+    UnknownJob(String),
+    #[error("the workflow is not triggered by '{event}' (its events: {events})")]
+    NotTriggered { event: String, events: String },
+    #[error("input '{0}' is required")]
+    MissingInput(String),
+    #[error("could not prepare the runner's temporary directory {path}")]
+    Temp {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One leg, planned when its job was decided.
+#[derive(Clone, Debug)]
+struct LegPlan {
+    combo: Option<Object>,
+    name: String,
+    contexts: Object,
+}
+
+struct LegDone {
+    job: usize,
+    leg: usize,
+    outcome: LegOutcome,
+    outputs: Object,
+    started_at: Timestamp,
+    finished_at: Timestamp,
+}
+
+/// Runs a validated workflow to the end.
+pub fn run_workflow(
+    wf: &Workflow,
+    ctx: &RunContext,
+    clock: SharedClock,
+    log: Arc<dyn LogSink>,
+) -> Result<RunReport, RunError> {
+    if !wf.events.iter().any(|e| e.value == ctx.event_name) {
+        return Err(RunError::NotTriggered {
+            event: ctx.event_name.clone(),
+            events: wf.events.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", "),
+        });
+    }
+    let jobs = select_jobs(wf, ctx.only_job.as_deref())?;
+    let inputs = inputs_context(wf, ctx)?;
+    let temp = std::env::temp_dir().join(format!("cloudlet-ci-{}-{}", ctx.run_id, std::process::id()));
+    std::fs::create_dir_all(temp.join("_runner_file_commands"))
+        .map_err(|source| RunError::Temp { path: temp.clone(), source })?;
+    let event_path = temp.join("event.json");
+    std::fs::write(&event_path, ctx.event.to_json_pretty())
+        .map_err(|source| RunError::Temp { path: event_path.clone(), source })?;
+
+    let mut base = Object::new();
+    base.set("github", github_context(wf, ctx, &event_path));
+    base.set("inputs", Value::object(inputs));
+    base.set("vars", pairs_object(&ctx.vars));
+    let mut secrets = Object::new();
+    secrets.set("GITHUB_TOKEN", Value::string(""));
+    for (k, v) in &ctx.secrets {
+        secrets.set(k, Value::string(v));
+    }
+    base.set("secrets", Value::object(secrets));
+    let masks: Vec<String> = ctx.secrets.iter().map(|(_, v)| v.clone()).filter(|v| !v.is_empty()).collect();
+
+    // Workflow env: github, secrets, inputs, vars.
+    let wf_env = eval_env(&wf.env, &base);
+
+    let nodes: Vec<JobNode> = jobs
+        .iter()
+        .map(|j| JobNode {
+            id: j.id.clone(),
+            needs: j
+                .needs
+                .iter()
+                .filter_map(|n| jobs.iter().position(|o| o.id.eq_ignore_ascii_case(&n.value)))
+                .collect(),
+        })
+        .collect();
+    let mut sched = Scheduler::new(nodes, ctx.max_parallel);
+    let shared = Arc::new(Shared {
+        workspace: ctx.workspace.clone(),
+        temp: temp.clone(),
+        wf_env,
+        defaults: (wf.defaults.shell.clone().map(|s| s.value), wf.defaults.working_directory.clone().map(|s| s.value)),
+        masks: Mutex::new(masks),
+        log,
+        clock: clock.clone(),
+        counter: AtomicU64::new(0),
+        base_env: default_env(wf, ctx, &temp, &event_path),
+    });
+    let mut plans: Vec<Vec<LegPlan>> = vec![Vec::new(); jobs.len()];
+    let mut leg_outputs: Vec<Vec<Option<Object>>> = vec![Vec::new(); jobs.len()];
+    let mut job_outputs: Vec<Object> = vec![Object::new(); jobs.len()];
+    let mut cancels: HashMap<(usize, usize), Arc<AtomicBool>> = HashMap::new();
+    let mut reports: Vec<(usize, usize, JobReport)> = Vec::new();
+    let (tx, rx) = mpsc::channel::<LegDone>();
+
+    loop {
+        let now = clock.now();
+        let actions = sched.poll(now);
+        let mut progressed = !actions.is_empty();
+        let _ = &mut progressed;
+        for a in actions {
+            match a {
+                Action::Decide { job } => {
+                    let decision = decide(&jobs[job], job, &sched, &base, &job_outputs, &jobs, &shared);
+                    match decision {
+                        Ok((d, legs)) => {
+                            if matches!(d, Decision::Skip) {
+                                reports.push((job, 0, skipped_report(&jobs[job], now)));
+                            }
+                            leg_outputs[job] = vec![None; legs.len()];
+                            plans[job] = legs;
+                            sched.decide(job, d);
+                        }
+                        Err(message) => {
+                            shared.log(&jobs[job].id, &format!("Error: {message}"));
+                            reports.push((
+                                job,
+                                0,
+                                JobReport { result: JobResult::Failure, ..skipped_report(&jobs[job], now) },
+                            ));
+                            sched.decide(job, Decision::Fail);
+                        }
+                    }
+                }
+                Action::Start { job, leg } => {
+                    let cancel = Arc::new(AtomicBool::new(false));
+                    cancels.insert((job, leg), cancel.clone());
+                    let plan = plans[job][leg].clone();
+                    let job_def = jobs[job].clone();
+                    let shared = shared.clone();
+                    let tx = tx.clone();
+                    std::thread::spawn(move || {
+                        let started_at = shared.clock.now();
+                        let (outcome, outputs) = run_leg(&job_def, &plan, &shared, &cancel);
+                        let finished_at = shared.clock.now();
+                        let _ = tx.send(LegDone { job, leg, outcome, outputs, started_at, finished_at });
+                    });
+                }
+                Action::Cancel { job, leg, reason } => {
+                    if let Some(c) = cancels.get(&(job, leg)) {
+                        shared.log(&plans[job][leg].name, &format!("Cancelling: {reason:?}"));
+                        c.store(true, Ordering::SeqCst);
+                    }
+                }
+                Action::Finished { .. } => {}
+            }
+        }
+        if sched.is_done() {
+            break;
+        }
+        // Record every leg that has finished; poll again at once if anything happened.
+        while let Ok(done) = rx.try_recv() {
+            progressed = true;
+            record(done, &mut sched, &plans, &mut leg_outputs, &mut job_outputs, &mut reports, &jobs);
+        }
+        if progressed {
+            continue;
+        }
+        let wait = match sched.next_deadline() {
+            Some(d) => Duration::from_nanos(d.as_unix_nanos().saturating_sub(clock.now().as_unix_nanos())),
+            None => Duration::from_secs(3600),
+        };
+        match rx.recv_timeout(wait.max(Duration::from_millis(1))) {
+            Ok(done) => record(done, &mut sched, &plans, &mut leg_outputs, &mut job_outputs, &mut reports, &jobs),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // Legs that never started (cancelled by fail-fast) are reported too.
+    let end = clock.now();
+    for (j, legs) in plans.iter().enumerate() {
+        for (l, plan) in legs.iter().enumerate() {
+            if !reports.iter().any(|(rj, rl, _)| *rj == j && *rl == l) {
+                reports.push((
+                    j,
+                    l,
+                    JobReport {
+                        id: jobs[j].id.clone(),
+                        name: plan.name.clone(),
+                        matrix: plan.combo.clone(),
+                        result: JobResult::Cancelled,
+                        outputs: Object::new(),
+                        started_at: end,
+                        finished_at: end,
+                    },
+                ));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&temp);
+    reports.sort_by_key(|(j, l, _)| (*j, *l));
+    let results: Vec<JobResult> = (0..jobs.len()).filter_map(|j| sched.result(j)).collect();
+    let conclusion = if results.contains(&JobResult::Failure) {
+        JobResult::Failure
+    } else if results.contains(&JobResult::Cancelled) {
+        JobResult::Cancelled
+    } else {
+        JobResult::Success
+    };
+    Ok(RunReport { run_id: ctx.run_id, conclusion, jobs: reports.into_iter().map(|(_, _, r)| r).collect() })
+}
+
+fn record(
+    done: LegDone,
+    sched: &mut Scheduler,
+    plans: &[Vec<LegPlan>],
+    leg_outputs: &mut [Vec<Option<Object>>],
+    job_outputs: &mut [Object],
+    reports: &mut Vec<(usize, usize, JobReport)>,
+    jobs: &[Job],
+) {
+    let plan = &plans[done.job][done.leg];
+    sched.leg_finished(done.job, done.leg, done.outcome);
+    // Matrix legs' outputs merge; the last leg to finish wins.
+    for (k, v) in done.outputs.iter() {
+        job_outputs[done.job].set(k, v.clone());
+    }
+    leg_outputs[done.job][done.leg] = Some(done.outputs.clone());
+    let result = match done.outcome {
+        LegOutcome::Success => JobResult::Success,
+        LegOutcome::Failure => JobResult::Failure,
+        LegOutcome::Cancelled => JobResult::Cancelled,
+    };
+    reports.push((
+        done.job,
+        done.leg,
+        JobReport {
+            id: jobs[done.job].id.clone(),
+            name: plan.name.clone(),
+            matrix: plan.combo.clone(),
+            result,
+            outputs: done.outputs,
+            started_at: done.started_at,
+            finished_at: done.finished_at,
+        },
+    ));
+}
+
+fn skipped_report(job: &Job, now: Timestamp) -> JobReport {
+    JobReport {
+        id: job.id.clone(),
+        name: job.name.as_ref().map_or_else(|| job.id.clone(), |n| n.value.clone()),
+        matrix: None,
+        result: JobResult::Skipped,
+        outputs: Object::new(),
+        started_at: now,
+        finished_at: now,
+    }
+}
+
+/// The jobs to run: all, or one job and everything it needs.
+fn select_jobs(wf: &Workflow, only: Option<&str>) -> Result<Vec<Job>, RunError> {
+    let Some(only) = only else { return Ok(wf.jobs.clone()) };
+    let mut keep: Vec<String> = vec![only.to_owned()];
+    let mut i = 0;
+    while i < keep.len() {
+        let job = wf
+            .jobs
+            .iter()
+            .find(|j| j.id.eq_ignore_ascii_case(&keep[i]))
+            .ok_or_else(|| RunError::UnknownJob(keep[i].clone()))?;
+        for n in &job.needs {
+            if !keep.iter().any(|k| k.eq_ignore_ascii_case(&n.value)) {
+                keep.push(n.value.clone());
+            }
+        }
+        i += 1;
+    }
+    Ok(wf.jobs.iter().filter(|j| keep.iter().any(|k| k.eq_ignore_ascii_case(&j.id))).cloned().collect())
+}
+
+/// The `inputs` context: `workflow_dispatch` inputs typed by their
+/// declarations, with defaults.
+fn inputs_context(wf: &Workflow, ctx: &RunContext) -> Result<Object, RunError> {
+    let mut o = Object::new();
+    let decls = wf.on.as_ref().and_then(|on| on.get(&ctx.event_name)).and_then(|e| e.get("inputs"));
+    if let Some(pairs) = decls.and_then(Node::as_map) {
+        for (k, def) in pairs {
+            let name = k.as_str().unwrap_or_default();
+            let given = ctx.inputs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+            let ty = def.get("type").and_then(Node::as_str).unwrap_or("string");
+            let required = def.get("required").and_then(Node::as_str) == Some("true");
+            let text = match (given, def.get("default")) {
+                (Some(v), _) => v,
+                (None, Some(d)) => d.as_str().unwrap_or_default().to_owned(),
+                (None, None) if required => return Err(RunError::MissingInput(name.to_owned())),
+                (None, None) => String::new(),
+            };
+            let value = match ty {
+                "boolean" => Value::Bool(text == "true"),
+                "number" => Value::Number(expr::js_parse_number(&text)),
+                _ => Value::String(text),
+            };
+            o.set(name, value);
+        }
+    }
+    for (k, v) in &ctx.inputs {
+        if o.get(k).is_none() {
+            o.set(k, Value::string(v));
+        }
+    }
+    Ok(o)
+}
+
+fn pairs_object(pairs: &[(String, String)]) -> Value {
+    let mut o = Object::new();
+    for (k, v) in pairs {
+        o.set(k, Value::string(v));
+    }
+    Value::object(o)
+}
+
+fn ref_name(git_ref: &str) -> (&str, &str) {
+    if let Some(b) = git_ref.strip_prefix("refs/heads/") {
+        (b, "branch")
+    } else if let Some(t) = git_ref.strip_prefix("refs/tags/") {
+        (t, "tag")
+    } else {
+        (git_ref, "branch")
+    }
+}
+
+fn github_context(wf: &Workflow, ctx: &RunContext, event_path: &Path) -> Value {
+    let (name, kind) = ref_name(&ctx.git_ref);
+    let owner = ctx.repository.split('/').next().unwrap_or_default();
+    let mut g = Object::new();
+    let s = |v: &str| Value::string(v);
+    g.set("action", s("__run"));
+    g.set("actor", s(&ctx.actor));
+    g.set("api_url", s("https://api.github.com"));
+    g.set("base_ref", s(""));
+    g.set("event", ctx.event.clone());
+    g.set("event_name", s(&ctx.event_name));
+    g.set("event_path", s(&event_path.to_string_lossy()));
+    g.set("graphql_url", s("https://api.github.com/graphql"));
+    g.set("head_ref", s(""));
+    g.set("ref", s(&ctx.git_ref));
+    g.set("ref_name", s(name));
+    g.set("ref_protected", Value::Bool(false));
+    g.set("ref_type", s(kind));
+    g.set("repository", s(&ctx.repository));
+    g.set("repository_owner", s(owner));
+    g.set("retention_days", s("90"));
+    g.set("run_attempt", s("1"));
+    g.set("run_id", s(&ctx.run_id.to_string()));
+    g.set("run_number", s(&ctx.run_number.to_string()));
+    g.set("server_url", s("https://github.com"));
+    g.set("sha", s(&ctx.sha));
+    g.set("token", s(""));
+    g.set("triggering_actor", s(&ctx.actor));
+    g.set("workflow", s(&workflow_name(wf, ctx)));
+    g.set("workflow_ref", s(&format!("{}/{}@{}", ctx.repository, ctx.workflow_path, ctx.git_ref)));
+    g.set("workspace", s(&ctx.workspace.to_string_lossy()));
+    Value::object(g)
+}
+
+fn workflow_name(wf: &Workflow, ctx: &RunContext) -> String {
+    wf.name.as_ref().map_or_else(|| ctx.workflow_path.clone(), |n| n.value.clone())
+}
+
+/// Default environment variables every step sees (they win over `env:`).
+fn default_env(wf: &Workflow, ctx: &RunContext, temp: &Path, event_path: &Path) -> Vec<(String, String)> {
+    let (name, kind) = ref_name(&ctx.git_ref);
+    let arch = match std::env::consts::ARCH {
+        "aarch64" => "ARM64",
+        "x86" => "X86",
+        "arm" => "ARM",
+        _ => "X64",
+    };
+    let owner = ctx.repository.split('/').next().unwrap_or_default();
+    let v = |k: &str, val: &str| (k.to_owned(), val.to_owned());
+    vec![
+        v("CI", "true"),
+        v("GITHUB_ACTIONS", "true"),
+        v("GITHUB_ACTOR", &ctx.actor),
+        v("GITHUB_API_URL", "https://api.github.com"),
+        v("GITHUB_EVENT_NAME", &ctx.event_name),
+        v("GITHUB_EVENT_PATH", &event_path.to_string_lossy()),
+        v("GITHUB_GRAPHQL_URL", "https://api.github.com/graphql"),
+        v("GITHUB_REF", &ctx.git_ref),
+        v("GITHUB_REF_NAME", name),
+        v("GITHUB_REF_PROTECTED", "false"),
+        v("GITHUB_REF_TYPE", kind),
+        v("GITHUB_REPOSITORY", &ctx.repository),
+        v("GITHUB_REPOSITORY_OWNER", owner),
+        v("GITHUB_RETENTION_DAYS", "90"),
+        v("GITHUB_RUN_ATTEMPT", "1"),
+        v("GITHUB_RUN_ID", &ctx.run_id.to_string()),
+        v("GITHUB_RUN_NUMBER", &ctx.run_number.to_string()),
+        v("GITHUB_SERVER_URL", "https://github.com"),
+        v("GITHUB_SHA", &ctx.sha),
+        v("GITHUB_TRIGGERING_ACTOR", &ctx.actor),
+        v("GITHUB_WORKFLOW", &workflow_name(wf, ctx)),
+        v("GITHUB_WORKSPACE", &ctx.workspace.to_string_lossy()),
+        v("RUNNER_ARCH", arch),
+        v("RUNNER_ENVIRONMENT", "self-hosted"),
+        v("RUNNER_NAME", "cloudlet"),
+        v("RUNNER_OS", "Linux"),
+        v("RUNNER_TEMP", &temp.to_string_lossy()),
+        v("RUNNER_TOOL_CACHE", &temp.join("tool-cache").to_string_lossy()),
+    ]
+}
+
+/// What every leg thread shares.
+struct Shared {
+    workspace: PathBuf,
+    temp: PathBuf,
+    wf_env: Vec<(String, String)>,
+    defaults: (Option<String>, Option<String>),
+    masks: Mutex<Vec<String>>,
+    log: Arc<dyn LogSink>,
+    clock: SharedClock,
+    counter: AtomicU64,
+    base_env: Vec<(String, String)>,
+}
+
+impl Shared {
+    fn mask(&self, line: &str) -> String {
+        let masks = self.masks.lock().map(|m| m.clone()).unwrap_or_default();
+        let mut out = line.to_owned();
+        for m in masks.iter().filter(|m| !m.is_empty()) {
+            out = out.replace(m.as_str(), "***");
+        }
+        out
+    }
+
+    fn log(&self, job: &str, line: &str) {
+        self.log.line(job, &self.mask(line));
+    }
+
+    fn next_id(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::SeqCst)
+    }
+}
+
+/// Status functions for a job's `if:`.
+struct JobIfHost<'a> {
+    sched: &'a Scheduler,
+    job: usize,
+}
+
+impl Host for JobIfHost<'_> {
+    fn status(&self, name: &str, args: &[Value]) -> Result<bool, String> {
+        let st = if args.is_empty() {
+            self.sched.status(self.job)
+        } else {
+            let mut idx = Vec::new();
+            for a in args {
+                let id = a.to_display_string();
+                let i = self
+                    .sched
+                    .nodes()
+                    .iter()
+                    .position(|n| n.id.eq_ignore_ascii_case(&id))
+                    .ok_or_else(|| format!("{name}(): unknown job '{id}'"))?;
+                idx.push(i);
+            }
+            self.sched.status_of(&idx)
+        };
+        Ok(match name {
+            "success" => st.success,
+            "failure" => st.failure,
+            "cancelled" => st.cancelled,
+            _ => true,
+        })
+    }
+}
+
+/// Evaluates an `if:`, adding GitHub's implicit `success() &&` when the
+/// condition calls no status function.
+fn eval_if(raw: Option<&str>, contexts: &Object, functions: &[FunctionSig], host: &dyn Host) -> Result<bool, String> {
+    let text = match raw {
+        Some(r) if !r.trim().is_empty() => expr::if_condition_text(r).map_err(|e| e.to_string())?,
+        _ => "success()".to_owned(),
+    };
+    let names: Vec<String> = contexts.iter().map(|(k, _)| k.to_owned()).collect();
+    let parsed = expr::parse(&text, &names, functions).map_err(|e| e.to_string())?;
+    if !parsed.as_ref().is_some_and(expr::calls_status_function) && !host.status("success", &[])? {
+        return Ok(false);
+    }
+    let v = expr::evaluate(parsed.as_ref(), &text, contexts, host).map_err(|e| e.to_string())?;
+    Ok(v.is_truthy())
+}
+
+/// Evaluates `${{ }}` inside a YAML node, keeping its shape.
+fn eval_node(n: &Node, contexts: &Object, functions: &[FunctionSig], host: &dyn Host) -> Result<Value, String> {
+    Ok(match &n.kind {
+        NodeKind::Scalar { text, .. } if text.contains("${{") => {
+            expr::eval_template(text, contexts, functions, host).map_err(|e| e.to_string())?
+        }
+        NodeKind::Scalar { .. } => n.to_value(),
+        NodeKind::Seq(items) => {
+            Value::array(items.iter().map(|i| eval_node(i, contexts, functions, host)).collect::<Result<_, _>>()?)
+        }
+        NodeKind::Map(pairs) => {
+            let mut o = Object::new();
+            for (k, v) in pairs {
+                o.set(k.as_str().unwrap_or_default(), eval_node(v, contexts, functions, host)?);
+            }
+            Value::object(o)
+        }
+    })
+}
+
+fn eval_string(s: &str, contexts: &Object, functions: &[FunctionSig], host: &dyn Host) -> Result<String, String> {
+    expr::eval_template(s, contexts, functions, host).map(|v| v.to_display_string()).map_err(|e| e.to_string())
+}
+
+fn eval_env(env: &[(String, Node)], contexts: &Object) -> Vec<(String, String)> {
+    env.iter()
+        .map(|(k, v)| {
+            let val = eval_node(v, contexts, &[], &expr::NoHost).map(|v| v.to_display_string()).unwrap_or_default();
+            (k.clone(), val)
+        })
+        .collect()
+}
+
+/// Decides a ready job: its `if:`, then its matrix legs.
+fn decide(
+    job: &Job,
+    index: usize,
+    sched: &Scheduler,
+    base: &Object,
+    job_outputs: &[Object],
+    jobs: &[Job],
+    _shared: &Shared,
+) -> Result<(Decision, Vec<LegPlan>), String> {
+    let mut needs = Object::new();
+    for n in &job.needs {
+        if let Some(i) = jobs.iter().position(|j| j.id.eq_ignore_ascii_case(&n.value)) {
+            let mut o = Object::new();
+            o.set("result", Value::string(sched.result(i).map_or("skipped", JobResult::as_str)));
+            o.set("outputs", Value::object(job_outputs[i].clone()));
+            needs.set(&jobs[i].id, Value::object(o));
+        }
+    }
+    let mut ctx = Object::new();
+    for name in workflow::JOB_IF_CONTEXTS {
+        if let Some(v) = base.get(name) {
+            ctx.set(*name, v.clone());
+        }
+    }
+    ctx.set("needs", Value::object(needs));
+    let host = JobIfHost { sched, job: index };
+    let run = eval_if(job.if_cond.as_ref().map(|c| c.value.as_str()), &ctx, workflow::JOB_STATUS_FUNCTIONS, &host)
+        .map_err(|e| format!("{}: if: {e}", job.id))?;
+    if !run {
+        return Ok((Decision::Skip, Vec::new()));
+    }
+    if let Some(k) = &job.container_key {
+        return Err(format!(
+            "{}:{}: `{}` needs a container runtime; cloudlet ci runs jobs on the host",
+            job.id, k.pos.line, k.value
+        ));
+    }
+    if let Some(u) = &job.uses {
+        return Err(format!("{}: reusable workflows (uses: {}) are not supported yet", job.id, u.value));
+    }
+    let strategy = job.strategy.clone().unwrap_or_default();
+    let combos: Vec<Option<Object>> = match &strategy.matrix {
+        Some(m) => {
+            let v = eval_node(m, &ctx, &[], &expr::NoHost).map_err(|e| format!("{}: strategy.matrix: {e}", job.id))?;
+            matrix::expand(&v).map_err(|e| format!("{}: strategy.matrix: {e}", job.id))?.into_iter().map(Some).collect()
+        }
+        None => vec![None],
+    };
+    let fail_fast = match &strategy.fail_fast {
+        Some(n) => eval_node(n, &ctx, &[], &expr::NoHost)?.is_truthy(),
+        None => true,
+    };
+    let max_parallel = match &strategy.max_parallel {
+        Some(n) => {
+            let v = eval_node(n, &ctx, &[], &expr::NoHost)?.to_number();
+            (v.is_finite() && v >= 1.0).then_some(v as usize)
+        }
+        None => None,
+    };
+    let total = combos.len();
+    let mut legs = Vec::with_capacity(total);
+    let mut specs = Vec::with_capacity(total);
+    for (i, combo) in combos.into_iter().enumerate() {
+        let mut leg_ctx = base.clone();
+        leg_ctx.set("needs", ctx.get("needs").cloned().unwrap_or(Value::Null));
+        let mut strat = Object::new();
+        strat.set("fail-fast", Value::Bool(fail_fast));
+        strat.set("job-index", Value::Number(i as f64));
+        strat.set("job-total", Value::Number(total as f64));
+        strat.set("max-parallel", Value::Number(max_parallel.unwrap_or(total) as f64));
+        leg_ctx.set("strategy", Value::object(strat));
+        leg_ctx.set("matrix", combo.clone().map_or_else(|| Value::object(Object::new()), Value::object));
+        let base_name = job.name.as_ref().map_or_else(|| job.id.clone(), |n| n.value.clone());
+        let name = if base_name.contains("${{") {
+            eval_string(&base_name, &leg_ctx, &[], &expr::NoHost)?
+        } else {
+            combo.as_ref().map_or_else(|| base_name.clone(), |c| matrix::leg_name(&base_name, c))
+        };
+        let continue_on_error = match &job.continue_on_error {
+            Some(n) => eval_node(n, &leg_ctx, &[], &expr::NoHost)?.is_truthy(),
+            None => false,
+        };
+        let timeout_min = match &job.timeout_minutes {
+            Some(n) => eval_node(n, &leg_ctx, &[], &expr::NoHost)?.to_number(),
+            None => 360.0,
+        };
+        let timeout = Duration::from_secs_f64(if timeout_min.is_finite() && timeout_min > 0.0 {
+            timeout_min * 60.0
+        } else {
+            360.0 * 60.0
+        });
+        specs.push(LegSpec { timeout, continue_on_error });
+        legs.push(LegPlan { combo, name, contexts: leg_ctx });
+    }
+    Ok((Decision::Run { legs: specs, fail_fast, max_parallel }, legs))
+}
+
+/// Status functions and `hashFiles` inside a running job.
+struct StepHost<'a> {
+    failed: bool,
+    cancelled: bool,
+    workspace: &'a Path,
+}
+
+impl Host for StepHost<'_> {
+    fn status(&self, name: &str, _args: &[Value]) -> Result<bool, String> {
+        Ok(match name {
+            "success" => !self.failed && !self.cancelled,
+            "failure" => self.failed,
+            "cancelled" => self.cancelled,
+            _ => true,
+        })
+    }
+
+    fn hash_files(&self, patterns: &[String]) -> Result<String, String> {
+        crate::hash_files::hash_files(self.workspace, patterns)
+    }
+}
+
+/// The mutable state of one running leg.
+struct LegState {
+    name: String,
+    contexts: Object,
+    /// Values written to `GITHUB_ENV` so far.
+    env_added: Vec<(String, String)>,
+    paths_added: Vec<String>,
+    steps: Object,
+    failed: bool,
+    run_count: usize,
+}
+
+fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (LegOutcome, Object) {
+    let mut st = LegState {
+        name: plan.name.clone(),
+        contexts: plan.contexts.clone(),
+        env_added: Vec::new(),
+        paths_added: Vec::new(),
+        steps: Object::new(),
+        failed: false,
+        run_count: 0,
+    };
+    // Job env: github, needs, strategy, matrix, vars, secrets, inputs.
+    let job_env = eval_env(&job.env, &st.contexts);
+    let mut runner = Object::new();
+    runner.set("name", Value::string("cloudlet"));
+    runner.set("os", Value::string("Linux"));
+    runner.set("arch", Value::string(std::env::consts::ARCH));
+    runner.set("temp", Value::string(shared.temp.to_string_lossy()));
+    runner.set("tool_cache", Value::string(shared.temp.join("tool-cache").to_string_lossy()));
+    runner.set("debug", Value::string(""));
+    runner.set("environment", Value::string("self-hosted"));
+    st.contexts.set("runner", Value::object(runner));
+    for (i, step) in job.steps.iter().enumerate() {
+        let cancelled = cancel.load(Ordering::SeqCst);
+        let mut job_ctx = Object::new();
+        let status = if cancelled {
+            "cancelled"
+        } else if st.failed {
+            "failure"
+        } else {
+            "success"
+        };
+        job_ctx.set("status", Value::string(status));
+        st.contexts.set("job", Value::object(job_ctx));
+        let env_ctx = merged_env(&shared.wf_env, &job_env, &st.env_added, &[]);
+        st.contexts.set("env", pairs_object(&env_ctx));
+        st.contexts.set("steps", Value::object(st.steps.clone()));
+        let host = StepHost { failed: st.failed, cancelled, workspace: &shared.workspace };
+        let display = step_display_name(step, i);
+        let run_it = match eval_if(
+            step.if_cond.as_ref().map(|c| c.value.as_str()),
+            &st.contexts,
+            &workflow::step_if_functions(),
+            &host,
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                shared.log(&st.name, &format!("Error: step '{display}': if: {e}"));
+                st.failed = true;
+                record_step(&mut st, step, "failure", "failure", Object::new());
+                continue;
+            }
+        };
+        if !run_it {
+            record_step(&mut st, step, "skipped", "skipped", Object::new());
+            continue;
+        }
+        shared.log(&st.name, &format!("Run {display}"));
+        let (outcome, outputs) = match run_step(step, &job_env, job, &mut st, shared, cancel, &host) {
+            Ok(r) => r,
+            Err(e) => {
+                shared.log(&st.name, &format!("Error: {e}"));
+                (false, Object::new())
+            }
+        };
+        let coe = match &step.continue_on_error {
+            Some(n) => {
+                eval_node(n, &st.contexts, &[crate::expr::HASH_FILES], &host).map(|v| v.is_truthy()).unwrap_or(false)
+            }
+            None => false,
+        };
+        let outcome_s = if outcome {
+            "success"
+        } else if cancel.load(Ordering::SeqCst) {
+            "cancelled"
+        } else {
+            "failure"
+        };
+        let conclusion = if outcome_s == "failure" && coe { "success" } else { outcome_s };
+        if conclusion == "failure" {
+            st.failed = true;
+        }
+        record_step(&mut st, step, outcome_s, conclusion, outputs);
+    }
+    // Job outputs, evaluated at the end of the job.
+    let mut outputs = Object::new();
+    let env_ctx = merged_env(&shared.wf_env, &job_env, &st.env_added, &[]);
+    st.contexts.set("env", pairs_object(&env_ctx));
+    st.contexts.set("steps", Value::object(st.steps.clone()));
+    for (k, v) in &job.outputs {
+        match eval_string(&v.value, &st.contexts, &[], &expr::NoHost) {
+            Ok(s) => outputs.set(k, Value::String(s)),
+            Err(e) => shared.log(&st.name, &format!("Error: outputs.{k}: {e}")),
+        }
+    }
+    let outcome = if cancel.load(Ordering::SeqCst) {
+        LegOutcome::Cancelled
+    } else if st.failed {
+        LegOutcome::Failure
+    } else {
+        LegOutcome::Success
+    };
+    (outcome, outputs)
+}
+
+fn step_display_name(step: &Step, i: usize) -> String {
+    if let Some(n) = &step.name {
+        return n.value.clone();
+    }
+    if let Some(r) = &step.run {
+        return r.value.lines().next().unwrap_or_default().to_owned();
+    }
+    step.uses.as_ref().map_or_else(|| format!("step {}", i + 1), |u| u.value.clone())
+}
+
+fn record_step(st: &mut LegState, step: &Step, outcome: &str, conclusion: &str, outputs: Object) {
+    let Some(id) = &step.id else { return };
+    let mut o = Object::new();
+    o.set("outputs", Value::object(outputs));
+    o.set("outcome", Value::string(outcome));
+    o.set("conclusion", Value::string(conclusion));
+    st.steps.set(&id.value, Value::object(o));
+}
+
+/// env in precedence order: workflow < job < GITHUB_ENV < step.
+fn merged_env(
+    wf: &[(String, String)],
+    job: &[(String, String)],
+    added: &[(String, String)],
+    step: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in wf.iter().chain(job).chain(added).chain(step) {
+        match out.iter_mut().find(|(ok, _)| ok == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => out.push((k.clone(), v.clone())),
+        }
+    }
+    out
+}
+
+/// Runs one step; `Ok((succeeded, outputs))`.
+fn run_step(
+    step: &Step,
+    job_env: &[(String, String)],
+    job: &Job,
+    st: &mut LegState,
+    shared: &Shared,
+    cancel: &AtomicBool,
+    host: &StepHost<'_>,
+) -> Result<(bool, Object), String> {
+    let funcs = [crate::expr::HASH_FILES];
+    let prior_env = merged_env(&shared.wf_env, job_env, &st.env_added, &[]);
+    st.contexts.set("env", pairs_object(&prior_env));
+    let mut step_env = Vec::new();
+    for (k, v) in &step.env {
+        let val = eval_node(v, &st.contexts, &funcs, host)?.to_display_string();
+        step_env.push((k.clone(), val));
+    }
+    let env = merged_env(&shared.wf_env, job_env, &st.env_added, &step_env);
+    st.contexts.set("env", pairs_object(&env));
+    if let Some(u) = &step.uses {
+        return Err(format!(
+            "uses: {} at line {}: running actions is not supported by cloudlet ci yet",
+            u.value, u.pos.line
+        ));
+    }
+    let Some(run) = &step.run else { return Err("the step has neither run nor uses".to_owned()) };
+    let script = eval_string(&run.value, &st.contexts, &funcs, host)?;
+    let shell_name = match &step.shell {
+        Some(s) => Some(eval_string(&s.value, &st.contexts, &funcs, host)?),
+        None => job.defaults.shell.as_ref().map(|s| s.value.clone()).or_else(|| shared.defaults.0.clone()),
+    };
+    let wd = match &step.working_directory {
+        Some(w) => Some(eval_string(&w.value, &st.contexts, &funcs, host)?),
+        None => job.defaults.working_directory.as_ref().map(|s| s.value.clone()).or_else(|| shared.defaults.1.clone()),
+    };
+    let cwd = match wd {
+        Some(w) => shared.workspace.join(w),
+        None => shared.workspace.clone(),
+    };
+    if !cwd.is_dir() {
+        return Err(format!("the working directory '{}' does not exist", cwd.display()));
+    }
+    let host_path = std::env::var("PATH").unwrap_or_default();
+    let path =
+        if st.paths_added.is_empty() { host_path.clone() } else { format!("{}:{host_path}", st.paths_added.join(":")) };
+    let mut cmd =
+        shell::shell_command(shell_name.as_deref(), shell::on_path("bash", &path)).map_err(|e| e.to_string())?;
+    if cmd.program == "python" && !shell::on_path("python", &path) && shell::on_path("python3", &path) {
+        cmd.program = "python3".to_owned();
+    }
+    let n = shared.next_id();
+    let files = shared.temp.join("_runner_file_commands");
+    let file = |prefix: &str| files.join(format!("{prefix}_{n}"));
+    let (env_file, out_file, path_file, summary_file, state_file) =
+        (file("set_env"), file("set_output"), file("add_path"), file("step_summary"), file("save_state"));
+    for f in [&env_file, &out_file, &path_file, &summary_file, &state_file] {
+        std::fs::write(f, "").map_err(|e| format!("{}: {e}", f.display()))?;
+    }
+    let script_path = shared.temp.join(format!("step-{n}{}", cmd.extension));
+    std::fs::write(&script_path, format!("{}{script}{}", cmd.prelude, cmd.postlude))
+        .map_err(|e| format!("{}: {e}", script_path.display()))?;
+
+    st.run_count += 1;
+    let action = match &step.id {
+        Some(id) => id.value.clone(),
+        None if st.run_count == 1 => "__run".to_owned(),
+        None => format!("__run_{}", st.run_count),
+    };
+    let mut proc = Command::new(&cmd.program);
+    proc.args(cmd.args_for(&script_path.to_string_lossy()))
+        .current_dir(&cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in &env {
+        proc.env(k, v);
+    }
+    for (k, v) in &shared.base_env {
+        proc.env(k, v);
+    }
+    let job_id = job.id.clone();
+    let path_str = |p: &Path| p.to_string_lossy().into_owned();
+    proc.env("PATH", &path)
+        .env("GITHUB_JOB", &job_id)
+        .env("GITHUB_ACTION", &action)
+        .env("GITHUB_ENV", path_str(&env_file))
+        .env("GITHUB_OUTPUT", path_str(&out_file))
+        .env("GITHUB_PATH", path_str(&path_file))
+        .env("GITHUB_STEP_SUMMARY", path_str(&summary_file))
+        .env("GITHUB_STATE", path_str(&state_file));
+    let timeout = match &step.timeout_minutes {
+        Some(n) => {
+            let m = eval_node(n, &st.contexts, &funcs, host)?.to_number();
+            (m.is_finite() && m > 0.0).then(|| Duration::from_secs_f64(m * 60.0))
+        }
+        None => None,
+    };
+    let ok = spawn_and_wait(&mut proc, &st.name, shared, cancel, timeout)?;
+    let _ = std::fs::remove_file(&script_path);
+
+    // File commands, processed after the step.
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let mut ok = ok;
+    match envfile::parse_env_file(&read(&env_file)) {
+        Ok(pairs) => {
+            for (k, v) in pairs {
+                if k.starts_with("GITHUB_") || k.starts_with("RUNNER_") || k == "NODE_OPTIONS" || k == "CI" {
+                    shared.log(&st.name, &format!("Warning: can't set the default variable {k} with GITHUB_ENV"));
+                    continue;
+                }
+                match st.env_added.iter_mut().find(|(ek, _)| *ek == k) {
+                    Some(slot) => slot.1 = v,
+                    None => st.env_added.push((k, v)),
+                }
+            }
+        }
+        Err(e) => ok = file_command_failed(shared, &st.name, "GITHUB_ENV", &e),
+    }
+    let mut outputs = Object::new();
+    match envfile::parse_env_file(&read(&out_file)) {
+        Ok(pairs) => {
+            for (k, v) in pairs {
+                outputs.set(k, Value::String(v));
+            }
+        }
+        Err(e) => ok = file_command_failed(shared, &st.name, "GITHUB_OUTPUT", &e),
+    }
+    envfile::prepend_paths(&mut st.paths_added, &envfile::parse_path_file(&read(&path_file)));
+    for f in [&env_file, &out_file, &path_file, &summary_file, &state_file] {
+        let _ = std::fs::remove_file(f);
+    }
+    Ok((ok, outputs))
+}
+
+fn file_command_failed(shared: &Shared, leg: &str, file: &str, e: &EnvFileError) -> bool {
+    shared.log(leg, &format!("Error: {file}: {e}"));
+    false
+}
+
+enum Out {
+    Line(String),
+    Closed,
+}
+
+/// Starts the step's process in its own process group, streams its output
+/// through the workflow-command filter, and stops it on cancel or timeout.
+fn spawn_and_wait(
+    proc: &mut Command,
+    leg: &str,
+    shared: &Shared,
+    cancel: &AtomicBool,
+    timeout: Option<Duration>,
+) -> Result<bool, String> {
+    use std::os::unix::process::CommandExt;
+    proc.process_group(0);
+    let mut child = proc.spawn().map_err(|e| format!("could not start the shell: {e}"))?;
+    let pid = rustix::process::Pid::from_raw(child.id() as i32);
+    let (tx, rx) = mpsc::channel::<Out>();
+    for pipe in [
+        child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(Out::Line(line)).is_err() {
+                    break;
+                }
+            }
+            let _ = tx.send(Out::Closed);
+        });
+    }
+    drop(tx);
+    let deadline = timeout.map(|t| shared.clock.now() + t);
+    let mut commands = Commands::default();
+    let mut open = 2;
+    let mut signals_sent = 0u8;
+    let mut signalled_at: Option<Timestamp> = None;
+    let mut exited: Option<std::process::ExitStatus> = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(if exited.is_some() { 20 } else { 100 })) {
+            Ok(Out::Line(l)) => commands.handle(&l, leg, shared),
+            Ok(Out::Closed) => open -= 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => open = 0,
+        }
+        if exited.is_none() {
+            exited = child.try_wait().map_err(|e| e.to_string())?;
+        }
+        if open == 0 || (exited.is_some() && matches!(rx.try_recv(), Err(mpsc::TryRecvError::Empty))) {
+            if let Some(status) = exited {
+                return Ok(status.success() && signals_sent == 0);
+            }
+            if open == 0 {
+                let status = child.wait().map_err(|e| e.to_string())?;
+                return Ok(status.success() && signals_sent == 0);
+            }
+        }
+        let now = shared.clock.now();
+        let stop = cancel.load(Ordering::SeqCst) || deadline.is_some_and(|d| now >= d);
+        if stop && exited.is_none() {
+            let since = signalled_at.map(|t| now.saturating_duration_since(t));
+            let (signal, next) = match (signals_sent, since) {
+                (0, _) => (Some(rustix::process::Signal::INT), 1),
+                (1, Some(d)) if d >= Duration::from_millis(7500) => (Some(rustix::process::Signal::TERM), 2),
+                (2, Some(d)) if d >= Duration::from_millis(2500) => (Some(rustix::process::Signal::KILL), 3),
+                _ => (None, signals_sent),
+            };
+            if let (Some(sig), Some(pid)) = (signal, pid) {
+                if signals_sent == 0 && deadline.is_some_and(|d| now >= d) {
+                    shared.log(leg, "Error: The step has timed out.");
+                }
+                let _ = rustix::process::kill_process_group(pid, sig);
+                signals_sent = next;
+                signalled_at = Some(now);
+            }
+        }
+    }
+}
+
+/// Workflow commands in a step's output (`::add-mask::`, `::group::`,
+/// `::error …::`, `::stop-commands::`, …).
+#[derive(Default)]
+struct Commands {
+    stopped_until: Option<String>,
+}
+
+impl Commands {
+    fn handle(&mut self, line: &str, leg: &str, shared: &Shared) {
+        if let Some(token) = &self.stopped_until {
+            if line.trim() == format!("::{token}::") {
+                self.stopped_until = None;
+            } else {
+                shared.log(leg, line);
+            }
+            return;
+        }
+        let Some(rest) = line.trim_start().strip_prefix("::") else {
+            shared.log(leg, line);
+            return;
+        };
+        let Some((head, message)) = rest.split_once("::") else {
+            shared.log(leg, line);
+            return;
+        };
+        let (name, props) = match head.split_once(' ') {
+            Some((n, p)) => (n, p),
+            None => (head, ""),
+        };
+        match name {
+            "add-mask" => {
+                let v = message.trim().to_owned();
+                if !v.is_empty()
+                    && let Ok(mut m) = shared.masks.lock()
+                {
+                    m.push(v);
+                }
+            }
+            "stop-commands" => self.stopped_until = Some(message.to_owned()),
+            "group" => shared.log(leg, &format!("▸ {message}")),
+            "endgroup" => {}
+            "debug" => {
+                if std::env::var("RUNNER_DEBUG").is_ok_and(|v| v == "1") {
+                    shared.log(leg, &format!("Debug: {message}"));
+                }
+            }
+            "error" | "warning" | "notice" => {
+                let label = match name {
+                    "error" => "Error",
+                    "warning" => "Warning",
+                    _ => "Notice",
+                };
+                let mut at = String::new();
+                let prop =
+                    |k: &str| props.split(',').find_map(|p| p.trim().strip_prefix(&format!("{k}="))).map(str::to_owned);
+                if let Some(f) = prop("file") {
+                    at = format!(" ({f}{})", prop("line").map(|l| format!(":{l}")).unwrap_or_default());
+                }
+                shared.log(leg, &format!("{label}{at}: {message}"));
+            }
+            _ => shared.log(leg, line),
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Workflow runs as data: each folder under `tests/data/runs/` holds a
+//! `workflow.yml` (and any files it needs) and an `expected.json` with the
+//! run's conclusion, every job leg's result (and, where given, its name,
+//! matrix and outputs), secrets to pass, and text the log must or must
+//! not contain. The run is real: steps are host processes.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use cloudlet_ci::expr::Value;
+use cloudlet_ci::runner::{LogSink, RunContext, run_workflow};
+use cloudlet_ci::workflow::parse_workflow;
+use cloudlet_core::SystemClock;
+
+#[derive(Default)]
+struct Captured(Mutex<Vec<String>>);
+
+impl LogSink for Captured {
+    fn line(&self, job: &str, line: &str) {
+        if let Ok(mut l) = self.0.lock() {
+            l.push(format!("[{job}] {line}"));
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let _ = std::fs::create_dir_all(to);
+    for e in std::fs::read_dir(from).into_iter().flatten().flatten() {
+        let p = e.path();
+        let dest = to.join(e.file_name());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            let _ = std::fs::copy(&p, &dest);
+        }
+    }
+}
+
+fn run_case(dir: &Path) -> Result<(), String> {
+    let expected_text = std::fs::read_to_string(dir.join("expected.json")).map_err(|e| e.to_string())?;
+    let expected = Value::from_json(&expected_text).map_err(|e| e.to_string())?;
+    let expected = expected.as_object().cloned().unwrap_or_default();
+    let ws = tempfile::tempdir().map_err(|e| e.to_string())?;
+    copy_dir(dir, ws.path());
+    let text = std::fs::read_to_string(dir.join("workflow.yml")).map_err(|e| e.to_string())?;
+    let wf = parse_workflow("workflow.yml", &text).map_err(|e| e.to_string())?;
+    let pairs = |key: &str| -> Vec<(String, String)> {
+        expected
+            .get(key)
+            .and_then(Value::as_object)
+            .map(|o| o.iter().map(|(k, v)| (k.to_owned(), v.to_display_string())).collect())
+            .unwrap_or_default()
+    };
+    let ctx = RunContext {
+        workspace: ws.path().to_path_buf(),
+        workflow_path: ".github/workflows/workflow.yml".to_owned(),
+        event_name: "push".to_owned(),
+        event: Value::from_json("{}").unwrap_or_default(),
+        sha: "0".repeat(40),
+        git_ref: "refs/heads/main".to_owned(),
+        repository: "cloudlet/test".to_owned(),
+        actor: "tester".to_owned(),
+        secrets: pairs("secrets"),
+        max_parallel: 4,
+        run_id: 1,
+        run_number: 1,
+        ..RunContext::default()
+    };
+    let log = Arc::new(Captured::default());
+    let report = run_workflow(&wf, &ctx, SystemClock::shared(), log.clone()).map_err(|e| e.to_string())?;
+    let lines = log.0.lock().map(|l| l.join("\n")).unwrap_or_default();
+    let fail = |msg: String| Err(format!("{msg}\n--- log ---\n{lines}"));
+    let want_conclusion = expected.get("conclusion").and_then(Value::as_str).unwrap_or("success");
+    if report.conclusion.as_str() != want_conclusion {
+        return fail(format!("conclusion {} != {want_conclusion}", report.conclusion.as_str()));
+    }
+    let want_jobs = expected.get("jobs").and_then(Value::as_array).unwrap_or_default();
+    if want_jobs.len() != report.jobs.len() {
+        return fail(format!("{} job entries, expected {}", report.jobs.len(), want_jobs.len()));
+    }
+    for (want, got) in want_jobs.iter().zip(&report.jobs) {
+        let Some(want) = want.as_object() else { continue };
+        let field = |k: &str| want.get(k).and_then(Value::as_str);
+        if field("id").is_some_and(|id| id != got.id) || field("result") != Some(got.result.as_str()) {
+            return fail(format!(
+                "{} ({}): result {}, expected {:?}",
+                got.id,
+                got.name,
+                got.result.as_str(),
+                want.iter().collect::<Vec<_>>()
+            ));
+        }
+        if field("name").is_some_and(|n| n != got.name) {
+            return fail(format!("name {:?}, expected {:?}", got.name, field("name")));
+        }
+        if let Some(m) = want.get("matrix") {
+            let got_m = got.matrix.clone().map_or(Value::Null, Value::object);
+            if !m.deep_eq(&got_m) {
+                return fail(format!("{}: matrix {}", got.name, got_m.to_json_compact()));
+            }
+        }
+        if let Some(outputs) = want.get("outputs").and_then(Value::as_object) {
+            for (k, v) in outputs.iter() {
+                let g = got.outputs.get(k).cloned().unwrap_or_default();
+                if !g.deep_eq(v) {
+                    return fail(format!("{}: output {k} = {}", got.id, g.to_json_compact()));
+                }
+            }
+        }
+    }
+    for s in expected.get("log_contains").and_then(Value::as_array).unwrap_or_default() {
+        let s = s.to_display_string();
+        if !lines.contains(&s) {
+            return fail(format!("the log lacks {s:?}"));
+        }
+    }
+    for s in expected.get("log_excludes").and_then(Value::as_array).unwrap_or_default() {
+        let s = s.to_display_string();
+        if lines.contains(&s) {
+            return fail(format!("the log contains {s:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn workflow_runs_match_their_expected_results() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/runs");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    dirs.retain(|d| d.join("workflow.yml").is_file());
+    dirs.sort();
+    assert!(dirs.len() >= 6, "found {} cases", dirs.len());
+    let failures: Vec<String> = dirs
+        .iter()
+        .filter_map(|d| run_case(d).err().map(|e| format!("{}: {e}", d.file_name().unwrap_or_default().display())))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
