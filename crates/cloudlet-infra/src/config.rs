@@ -83,26 +83,28 @@ pub fn load_dir(dir: &Path) -> Result<Vec<SourceFile>, Vec<ParseFailure>> {
         };
         match parse_file(&path, &source) {
             Ok(body) => files.push(SourceFile { path, source, body }),
-            Err(f) => failures.push(f),
+            Err(f) => failures.push(*f),
         }
     }
     if failures.is_empty() { Ok(files) } else { Err(failures) }
 }
 
 /// Parses one file's text by its name (`.tf.json` as JSON, else HCL).
-pub fn parse_file(path: &Path, source: &str) -> Result<FileBody, ParseFailure> {
+pub fn parse_file(path: &Path, source: &str) -> Result<FileBody, Box<ParseFailure>> {
     let is_json = path.to_str().is_some_and(|p| p.ends_with(".tf.json"));
     if is_json {
-        return serde_json::from_str::<serde_json::Value>(source).map(FileBody::Json).map_err(|e| ParseFailure {
-            path: path.to_owned(),
-            line: e.line(),
-            column: e.column(),
-            diagnostic: Diagnostic::new("Invalid JSON", format!("{e}"), None),
+        return serde_json::from_str::<serde_json::Value>(source).map(FileBody::Json).map_err(|e| {
+            Box::new(ParseFailure {
+                path: path.to_owned(),
+                line: e.line(),
+                column: e.column(),
+                diagnostic: Diagnostic::new("Invalid JSON", format!("{e}"), None),
+            })
         });
     }
     hcl_edit::parser::parse_body(source).map(FileBody::Hcl).map_err(|e| {
         let loc = e.location();
-        ParseFailure {
+        Box::new(ParseFailure {
             path: path.to_owned(),
             line: loc.line(),
             column: loc.column(),
@@ -111,7 +113,7 @@ pub fn parse_file(path: &Path, source: &str) -> Result<FileBody, ParseFailure> {
                 e.message().to_owned(),
                 Some(loc.offset()..loc.offset()),
             ),
-        }
+        })
     })
 }
 
@@ -119,12 +121,37 @@ pub fn parse_file(path: &Path, source: &str) -> Result<FileBody, ParseFailure> {
 pub fn parse_expression(src: &str) -> Result<Expression, Diagnostic> {
     hcl_edit::parser::parse_expr(src).map_err(|e| {
         let offset = e.location().offset();
+        if let Some((at, c)) = invalid_escape(src) {
+            return Diagnostic::new(
+                "Invalid escape sequence",
+                format!("The symbol {} is not a valid escape sequence selector.", crate::format::quote(&c.to_string())),
+                Some(at..at + 1),
+            );
+        }
         Diagnostic::new(
             "Invalid expression",
             "Expected the start of an expression, but found an invalid expression token.",
             Some(offset..offset),
         )
     })
+}
+
+/// The first backslash escape in a quoted string that HCL does not know.
+fn invalid_escape(src: &str) -> Option<(usize, char)> {
+    let mut in_string = false;
+    let mut chars = src.char_indices();
+    while let Some((_, c)) = chars.next() {
+        match c {
+            '"' => in_string = !in_string,
+            '\\' if in_string => match chars.next() {
+                Some((_, 'n' | 'r' | 't' | '"' | '\\' | 'u' | 'U')) => {}
+                Some((j, other)) => return Some((j, other)),
+                None => return None,
+            },
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -297,12 +297,9 @@ pub fn unify(types: &[Type]) -> Option<Type> {
     if objects > 0 && tuples > 0 {
         return None;
     }
-    if dynamic > 0 {
-        return Some(Type::Dynamic);
-    }
     // Primitive and mixed kinds: the first type in preference order that
     // every other type converts to (string is the most general primitive).
-    let mut order: Vec<&Type> = types.iter().collect();
+    let mut order: Vec<&Type> = types.iter().filter(|t| **t != Type::Dynamic).collect();
     order.sort_by_key(|t| match t {
         Type::String => 0,
         Type::Number => 1,
@@ -310,7 +307,7 @@ pub fn unify(types: &[Type]) -> Option<Type> {
         _ => 3,
     });
     for want in order {
-        if types.iter().all(|t| t == want || conversion_possible(t, want)) {
+        if types.iter().all(|t| t == want || *t == Type::Dynamic || conversion_possible(t, want)) {
             return Some(want.clone());
         }
     }

@@ -14,12 +14,14 @@ pub struct Diagnostic {
     /// Terraform finds these before evaluating, so `try` and `can` do not
     /// catch them.
     pub is_reference: bool,
+    /// A further error reported together with this one.
+    pub next: Option<Box<Diagnostic>>,
 }
 
 impl Diagnostic {
     /// An error with a summary and a detail.
     pub fn new(summary: impl Into<String>, detail: impl Into<String>, span: Option<Range<usize>>) -> Diagnostic {
-        Diagnostic { summary: summary.into(), detail: detail.into(), span, is_reference: false }
+        Diagnostic { summary: summary.into(), detail: detail.into(), span, is_reference: false, next: None }
     }
 
     /// An error about a reference, which `try` does not catch.
@@ -49,6 +51,9 @@ impl Diagnostic {
             }
         }
         out.push('\n');
+        if let Some(next) = &self.next {
+            out.push_str(&next.render_plain(location, source_line));
+        }
         out
     }
 }

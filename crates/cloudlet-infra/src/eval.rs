@@ -266,6 +266,13 @@ impl<'a> Evaluator<'a> {
             Expression::UnaryOp(op) => {
                 let v = self.eval(&op.expr)?;
                 let (v, marked) = v.into_unmarked();
+                if v.is_null() {
+                    return Err(Diagnostic::new(
+                        "Operation failed",
+                        "Error during operation: argument must not be null.",
+                        span_of(e),
+                    ));
+                }
                 let out = match op.operator.value() {
                     UnaryOperator::Neg => {
                         let v = operand(&v, &Type::Number, "unary ", span_of(&op.expr))?;
@@ -390,7 +397,7 @@ impl<'a> Evaluator<'a> {
 
     fn try_or_can(&mut self, name: &str, args: &[&Expression], span: Option<Range<usize>>) -> Result<Value> {
         if name == "can" && args.len() != 1 {
-            return Err(arg_count_error("can", &["expression"], args.len(), span));
+            return Err(arg_count_error("can", &["expression"], false, args.len(), span));
         }
         if name == "try" && args.is_empty() {
             return Err(Diagnostic::new(
@@ -700,7 +707,7 @@ impl<'a> Evaluator<'a> {
                     *marked |= m;
                     if c.is_null() {
                         return Err(Diagnostic::new(
-                            "Invalid template if directive",
+                            "Null condition",
                             "The condition value is null. Conditions must either be true or false.",
                             span_of(cond),
                         ));
@@ -714,8 +721,8 @@ impl<'a> Evaluator<'a> {
                         Ok(Value::Bool(false)) => self.render(otherwise, out, marked, unknown)?,
                         _ => {
                             return Err(Diagnostic::new(
-                                "Invalid template if directive",
-                                "The condition value is invalid: bool required.",
+                                "Incorrect condition type",
+                                "The condition expression must be of type bool.",
                                 span_of(cond),
                             ));
                         }
@@ -727,8 +734,26 @@ impl<'a> Evaluator<'a> {
                     *marked |= m;
                     if c.is_null() {
                         return Err(Diagnostic::new(
-                            "Invalid template for directive",
-                            "The collection value is null.",
+                            "Iteration over null value",
+                            "A null value cannot be used as the collection in a 'for' expression.",
+                            span_of(coll),
+                        ));
+                    }
+                    if !matches!(
+                        c,
+                        Value::List(..)
+                            | Value::Set(..)
+                            | Value::Tuple(_)
+                            | Value::Map(..)
+                            | Value::Object(_)
+                            | Value::Unknown(_)
+                    ) {
+                        return Err(Diagnostic::new(
+                            "Iteration over non-iterable value",
+                            format!(
+                                "A value of type {} cannot be used as the collection in a 'for' expression.",
+                                c.ty().friendly_name()
+                            ),
                             span_of(coll),
                         ));
                     }
@@ -854,16 +879,36 @@ fn template_elements(t: &Template) -> Vec<&Element> {
 /// An operand converted to the operator's type, or Terraform's "Invalid
 /// operand" error.
 fn operand(v: &Value, want: &Type, side: &str, span: Option<Range<usize>>) -> Result<Value> {
-    if v.is_null() {
-        return Err(Diagnostic::new(
-            "Invalid operand",
-            format!("Unsuitable value for {side}operand: a {} is required.", want.friendly_name()),
-            span,
-        ));
-    }
     convert(v, want).map_err(|e| {
         Diagnostic::new("Invalid operand", format!("Unsuitable value for {side}operand: {}.", e.full()), span)
     })
+}
+
+/// Both operands converted, with both diagnostics when both are unsuitable.
+fn operands(
+    l: &Value,
+    r: &Value,
+    want: &Type,
+    lspan: Option<Range<usize>>,
+    rspan: Option<Range<usize>>,
+) -> Result<(Value, Value)> {
+    match (operand(l, want, "left ", lspan.clone()), operand(r, want, "right ", rspan)) {
+        (Ok(a), Ok(b)) => {
+            if a.is_null() || b.is_null() {
+                return Err(Diagnostic::new(
+                    "Operation failed",
+                    "Error during operation: argument must not be null.",
+                    lspan,
+                ));
+            }
+            Ok((a, b))
+        }
+        (Err(mut a), Err(b)) => {
+            a.next = Some(Box::new(b));
+            Err(a)
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
 }
 
 /// Applies a binary operator.
@@ -886,8 +931,7 @@ pub fn binary(
             }
         }
         BinaryOperator::And | BinaryOperator::Or => {
-            let a = operand(&l, &Type::Bool, "left ", lspan)?;
-            let b = operand(&r, &Type::Bool, "right ", rspan)?;
+            let (a, b) = operands(&l, &r, &Type::Bool, lspan, rspan)?;
             match (a.as_bool(), b.as_bool()) {
                 (Some(a), Some(b)) => Value::Bool(if op == BinaryOperator::And { a && b } else { a || b }),
                 (Some(false), None) if op == BinaryOperator::And => Value::Bool(false),
@@ -896,8 +940,7 @@ pub fn binary(
             }
         }
         _ => {
-            let a = operand(&l, &Type::Number, "left ", lspan.clone())?;
-            let b = operand(&r, &Type::Number, "right ", rspan)?;
+            let (a, b) = operands(&l, &r, &Type::Number, lspan.clone(), rspan)?;
             let (Some(x), Some(y)) = (a.as_number(), b.as_number()) else {
                 let ty = if matches!(
                     op,
@@ -1114,12 +1157,19 @@ pub fn index(value: Value, key: Value, span: Option<Range<usize>>) -> Result<Val
 }
 
 /// "Not enough/Too many function arguments".
-pub fn arg_count_error(name: &str, params: &[&str], given: usize, span: Option<Range<usize>>) -> Diagnostic {
+pub fn arg_count_error(
+    name: &str,
+    params: &[&str],
+    variadic: bool,
+    given: usize,
+    span: Option<Range<usize>>,
+) -> Diagnostic {
     if given < params.len() {
         Diagnostic::new(
             "Not enough function arguments",
             format!(
-                "Function \"{name}\" expects {} argument(s). Missing value for \"{}\".",
+                "Function \"{name}\" expects{} {} argument(s). Missing value for \"{}\".",
+                if variadic { " at least" } else { "" },
                 params.len(),
                 params[given]
             ),

@@ -14,8 +14,7 @@ fn format_indented(v: &Value, indent: usize) -> String {
     match v {
         Value::Unknown(_) => "(known after apply)".into(),
         Value::Marked(_) => "(sensitive)".into(),
-        // Terraform 1.0.3 prints every null as `null`, whatever its type.
-        Value::Null(_) => "null".into(),
+        Value::Null(ty) => format_null(ty),
         Value::String(s) => match heredoc(s, indent) {
             Some(h) => h,
             None => quote(s),
@@ -30,8 +29,7 @@ fn format_indented(v: &Value, indent: usize) -> String {
     }
 }
 
-/// How later Terraform versions print typed nulls (kept for `type()`-aware
-/// callers; the 1.0.3 console prints plain `null`).
+/// A null with its type, so that `tostring(null)` reads back as a string.
 pub fn format_null(ty: &Type) -> String {
     match ty {
         Type::Dynamic => "null".into(),

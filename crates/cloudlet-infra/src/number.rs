@@ -340,7 +340,14 @@ impl Number {
             (Kind::Inf, _) | (_, Kind::Inf) => Ok(Number::infinity(neg)),
             (Kind::Zero, _) | (_, Kind::Zero) => Ok(Number::zero(neg, prec)),
             (Kind::Finite { mant: ma, exp: ea }, Kind::Finite { mant: mb, exp: eb }) => {
-                Ok(round(neg, ma * mb, ea + eb, false, prec))
+                // Terraform multiplies at 512 bits and keeps as many bits as
+                // the product needs (at least the operands' precision).
+                let product = round(neg, ma * mb, ea + eb, false, PARSE_PREC.max(prec));
+                let min_prec = match &product.kind {
+                    Kind::Finite { mant, .. } => mant.bits() as u32,
+                    _ => 0,
+                };
+                Ok(Number { prec: prec.max(min_prec), ..product })
             }
         }
     }
@@ -359,14 +366,10 @@ impl Number {
         }
     }
 
-    /// Terraform's `%`: `a - trunc(a/b) × b`, with an infinite `a` giving
-    /// `a × b` and an infinite `b` giving `a`.
+    /// Terraform's `%`: `a - trunc(a/b) × b`; not defined for infinities.
     pub fn rem(&self, other: &Number) -> Result<Number, NotANumber> {
-        if self.is_infinite() {
-            return self.mul(other);
-        }
-        if other.is_infinite() {
-            return Ok(self.clone());
+        if self.is_infinite() || other.is_infinite() {
+            return Err(NotANumber);
         }
         let q = self.div(other)?;
         let whole = match q.trunc_bigint() {

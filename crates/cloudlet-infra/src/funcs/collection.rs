@@ -49,33 +49,34 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         }),
         "lookup" => fv(vec![p("inputMap", ANY), p("key", S)], p("default", ANY), |a, _| {
             if a.len() > 3 {
-                return fail("lookup() takes no more than three arguments");
+                return fail(format!("lookup() takes two or three arguments, got {}", a.len()));
             }
             let key = a[1].as_str().unwrap_or_default();
-            let found = match a[0].unmarked() {
-                Value::Map(_, m) | Value::Object(m) => m.get(key).cloned(),
-                _ => return arg_err(0, "the first argument must be a map or object"),
-            };
-            match (found, a.get(2)) {
-                (Some(v), Some(d)) => {
-                    let ty = unify(&[v.ty(), d.ty()]).unwrap_or(ANY);
-                    Ok(convert(&v, &ty).unwrap_or(v))
-                }
-                (Some(v), None) => Ok(v),
-                (None, Some(d)) => {
-                    if let Value::Map(t, _) = a[0].unmarked()
-                        && let Ok(c) = convert(d, t)
-                    {
-                        return Ok(c);
+            match a[0].unmarked() {
+                Value::Map(t, m) => {
+                    let default = match a.get(2) {
+                        Some(d) => match convert(d, t) {
+                            Ok(c) => Some(c),
+                            Err(_) => {
+                                return arg_err(2, "the default value must have the same type as the map elements");
+                            }
+                        },
+                        None => None,
+                    };
+                    match (m.get(key), default) {
+                        (Some(v), _) => Ok(v.clone()),
+                        (None, Some(d)) => Ok(d),
+                        (None, None) => fail(format!("lookup failed to find key {}", crate::format::quote(key))),
                     }
-                    Ok(d.clone())
                 }
-                (None, None) => match a[0].unmarked() {
-                    Value::Object(_) => {
+                Value::Object(m) => match (m.get(key), a.get(2)) {
+                    (Some(v), _) => Ok(v.clone()),
+                    (None, Some(d)) => Ok(d.clone()),
+                    (None, None) => {
                         arg_err(0, format!("the given object has no attribute {}", crate::format::quote(key)))
                     }
-                    _ => fail(format!("lookup failed to find key {}", crate::format::quote(key))),
                 },
+                _ => arg_err(0, "the first argument must be a map or object"),
             }
         }),
         "element" => f(vec![p("list", ANY), p("index", N)], |a, _| {
@@ -212,7 +213,7 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "chunklist" => f(vec![p("list", list_of(ANY)), p("size", N)], |a, _| {
             let size = int_arg(a, 1)?;
             if size < 0 {
-                return arg_err(1, "the size argument must be positive");
+                return fail("the size argument must be positive");
             }
             let list = items(&a[0]);
             let et = elem_type(&a[0]);
@@ -404,8 +405,7 @@ fn range(a: &[Value], _: &super::FuncContext) -> FResult {
             (start.clone(), end.clone(), step)
         }
         [start, end, step] => (start.clone(), end.clone(), step.clone()),
-        [] => return fail("at least one argument is required"),
-        _ => return fail("not more than three arguments are allowed"),
+        _ => return fail("must have one, two, or three arguments"),
     };
     if step.is_zero() {
         return arg_err(2, "step must not be zero");

@@ -12,12 +12,12 @@ pub(crate) fn parse(text: &str) -> Result<Value, String> {
     let mut r = Reader { s: text.as_bytes(), i: 0 };
     r.ws();
     if r.i >= r.s.len() {
-        return Err("unexpected end of JSON input".into());
+        return Err("EOF".into());
     }
     let v = r.value()?;
     r.ws();
     if r.i < r.s.len() {
-        return Err(format!("invalid character {} after top-level value", r.char_desc()));
+        return Err("extraneous data after JSON object".into());
     }
     Ok(v)
 }
@@ -45,8 +45,14 @@ impl Reader<'_> {
         }
     }
 
+    /// The input ended where a new token was due.
     fn eof(&self) -> Result<Value, String> {
-        Err("unexpected end of JSON input".into())
+        Err("EOF".into())
+    }
+
+    /// The input ended inside a token.
+    fn eof_inside(&self) -> Result<Value, String> {
+        Err("unexpected EOF".into())
     }
 
     fn value(&mut self) -> Result<Value, String> {
@@ -67,7 +73,7 @@ impl Reader<'_> {
     fn literal(&mut self, word: &str, v: Value) -> Result<Value, String> {
         for (k, expected) in word.bytes().enumerate() {
             match self.s.get(self.i + k) {
-                None => return self.eof(),
+                None => return self.eof_inside(),
                 Some(&b) if b == expected => {}
                 Some(_) => {
                     self.i += k;
@@ -101,13 +107,13 @@ impl Reader<'_> {
                 digits(self);
             }
             Some(_) => return Err(format!("invalid character {} in numeric literal", self.char_desc())),
-            None => return self.eof(),
+            None => return self.eof_inside(),
         }
         if self.s.get(self.i) == Some(&b'.') {
             self.i += 1;
             if digits(self) == 0 {
                 return match self.s.get(self.i) {
-                    None => self.eof(),
+                    None => self.eof_inside(),
                     Some(_) => {
                         Err(format!("invalid character {} after decimal point in numeric literal", self.char_desc()))
                     }
@@ -121,7 +127,7 @@ impl Reader<'_> {
             }
             if digits(self) == 0 {
                 return match self.s.get(self.i) {
-                    None => self.eof(),
+                    None => self.eof_inside(),
                     Some(_) => Err(format!("invalid character {} in exponent of numeric literal", self.char_desc())),
                 };
             }
@@ -134,7 +140,7 @@ impl Reader<'_> {
         self.i += 1;
         let mut out = String::new();
         loop {
-            let Some(&c) = self.s.get(self.i) else { return Err("unexpected end of JSON input".into()) };
+            let Some(&c) = self.s.get(self.i) else { return Err("unexpected EOF".into()) };
             match c {
                 b'"' => {
                     self.i += 1;
@@ -142,7 +148,7 @@ impl Reader<'_> {
                 }
                 b'\\' => {
                     self.i += 1;
-                    let Some(&e) = self.s.get(self.i) else { return Err("unexpected end of JSON input".into()) };
+                    let Some(&e) = self.s.get(self.i) else { return Err("unexpected EOF".into()) };
                     self.i += 1;
                     match e {
                         b'"' => out.push('"'),
@@ -183,7 +189,7 @@ impl Reader<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
-        let Some(h) = self.s.get(self.i..self.i + 4) else { return Err("unexpected end of JSON input".into()) };
+        let Some(h) = self.s.get(self.i..self.i + 4) else { return Err("unexpected EOF".into()) };
         let v = u32::from_str_radix(std::str::from_utf8(h).unwrap_or("x"), 16)
             .map_err(|_| "invalid character in \\u hexadecimal character escape".to_owned())?;
         self.i += 4;
@@ -241,9 +247,7 @@ impl Reader<'_> {
                 None => return self.eof(),
             }
             let v = self.value()?;
-            if map.contains_key(&key) {
-                return Err(format!("duplicate {} property in JSON object", crate::format::quote(&key)));
-            }
+            // A repeated property: the last one wins.
             map.insert(key, v);
             self.ws();
             match self.s.get(self.i) {

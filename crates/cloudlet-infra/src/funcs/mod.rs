@@ -147,7 +147,7 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext, span: Option<Range<
     let nparams = func.params.len();
     if args.len() < nparams || (func.variadic.is_none() && args.len() > nparams) {
         let names: Vec<&str> = func.params.iter().map(|p| p.name).collect();
-        return Err(crate::eval::arg_count_error(name, &names, args.len(), span));
+        return Err(crate::eval::arg_count_error(name, &names, func.variadic.is_some(), args.len(), span));
     }
     let mut converted = Vec::with_capacity(args.len());
     let mut marked = false;
@@ -213,6 +213,9 @@ fn typeconv(name: &str) -> Option<Func> {
 }
 
 fn to_type(v: &Value, want: &Type) -> FResult {
+    if let Value::Null(Type::Dynamic) = v {
+        return Ok(v.clone());
+    }
     match convert(v, want) {
         Ok(c) => Ok(c),
         Err(e) => {
@@ -251,11 +254,16 @@ fn to_type(v: &Value, want: &Type) -> FResult {
 
 /// Integer argument `i` as an `i64`, or Terraform's "must be a whole number".
 pub(crate) fn int_arg(args: &[Value], i: usize) -> Result<i64, FuncError> {
+    let msg = "value must be a whole number, between -9223372036854775808 and 9223372036854775807";
     let n = args[i].as_number().ok_or(FuncError::Arg(i, "number required".into()))?;
-    if !n.is_integer() {
-        return arg_err(i, "value must be a whole number");
-    }
-    n.to_i64_exact().ok_or(FuncError::Arg(i, "value must be a whole number".into()))
+    n.to_i64_exact().ok_or(FuncError::Failed(msg.into()))
+}
+
+/// An integer argument of the `cidr*` functions ("value must be a whole
+/// number").
+pub(crate) fn whole_arg(args: &[Value], i: usize) -> Result<i64, FuncError> {
+    let n = args[i].as_number().ok_or(FuncError::Arg(i, "number required".into()))?;
+    n.to_i64_exact().ok_or(FuncError::Failed("value must be a whole number".into()))
 }
 
 pub(crate) fn str_arg(args: &[Value], i: usize) -> &str {

@@ -1,7 +1,7 @@
 //! IP network functions: `cidrhost`, `cidrnetmask`, `cidrsubnet`,
 //! `cidrsubnets`, for IPv4 and IPv6 prefixes.
 
-use super::{Func, N, S, arg_err, f, fail, fv, int_arg, list_of, p, str_arg};
+use super::{Func, N, S, arg_err, f, fail, fv, list_of, p, str_arg, whole_arg};
 use crate::value::Value;
 
 #[derive(Clone, Copy)]
@@ -47,8 +47,14 @@ fn invalid(s: &str) -> String {
 
 fn subnet(p: Prefix, newbits: i64, num: i64) -> Result<Prefix, String> {
     let newlen = p.len as i64 + newbits;
-    if newbits < 0 || newlen > p.bits() as i64 {
+    if newlen > p.bits() as i64 || newlen < 0 {
         return Err(format!("insufficient address space to extend prefix of {} by {newbits}", p.len));
+    }
+    if newbits < 0 {
+        // A shorter prefix: the parent's address under the wider mask.
+        let shift = p.bits() - newlen as u32;
+        let addr = if shift >= 128 { 0 } else { p.addr >> shift << shift };
+        return Ok(Prefix { v6: p.v6, addr, len: newlen as u32 });
     }
     let max = if newbits >= 127 { u128::MAX } else { (1u128 << newbits) - 1 };
     if num < 0 || (num as u128) > max {
@@ -64,21 +70,25 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "cidrhost" => f(vec![p("prefix", S), p("hostnum", N)], |a, _| {
             let s = str_arg(a, 0);
             let pfx = parse_prefix(s).ok_or_else(|| super::FuncError::Failed(invalid(s)))?;
-            let host = int_arg(a, 1)?;
+            let host = whole_arg(a, 1)?;
             let hostbits = pfx.bits() - pfx.len;
             let size: i128 = if hostbits >= 127 { i128::MAX } else { 1i128 << hostbits };
-            let h = i128::from(host);
-            if h >= size || h < -size {
-                return fail(format!("prefix of {} does not accommodate a host numbered {host}", pfx.len));
+            let mut h = i128::from(host);
+            if h < 0 {
+                h += size;
             }
-            let offset = if h < 0 { size + h } else { h } as u128;
+            if h >= size || h < 0 {
+                return fail(format!("prefix of {} does not accommodate a host numbered {h}", pfx.len));
+            }
+            let offset = h as u128;
             Ok(Value::string(fmt_addr(pfx.v6, pfx.network() | offset)))
         }),
         "cidrnetmask" => f(vec![p("prefix", S)], |a, _| {
             let s = str_arg(a, 0);
             let pfx = parse_prefix(s).ok_or_else(|| super::FuncError::Failed(invalid(s)))?;
             if pfx.v6 {
-                return fail("IPv6 addresses cannot have a netmask: ".to_owned() + s);
+                let mask: u128 = if pfx.len == 0 { 0 } else { u128::MAX << (128 - pfx.len) };
+                return Ok(Value::string(std::net::Ipv6Addr::from(mask).to_string()));
             }
             let mask: u32 = if pfx.len == 0 { 0 } else { u32::MAX << (32 - pfx.len) };
             Ok(Value::string(std::net::Ipv4Addr::from(mask).to_string()))
@@ -86,7 +96,7 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "cidrsubnet" => f(vec![p("prefix", S), p("newbits", N), p("netnum", N)], |a, _| {
             let s = str_arg(a, 0);
             let pfx = parse_prefix(s).ok_or_else(|| super::FuncError::Failed(invalid(s)))?;
-            let sub = subnet(pfx, int_arg(a, 1)?, int_arg(a, 2)?).or_else(fail)?;
+            let sub = subnet(pfx, whole_arg(a, 1)?, whole_arg(a, 2)?).or_else(fail)?;
             Ok(Value::string(format!("{}/{}", fmt_addr(sub.v6, sub.addr), sub.len)))
         }),
         "cidrsubnets" => fv(vec![p("prefix", S)], p("newbits", N), |a, _| {
@@ -95,7 +105,7 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             let mut next = pfx.network();
             let mut out = Vec::new();
             for i in 1..a.len() {
-                let nb = int_arg(a, i)?;
+                let nb = whole_arg(a, i)?;
                 let newlen = pfx.len as i64 + nb;
                 if nb < 1 || newlen > pfx.bits() as i64 {
                     return arg_err(

@@ -18,7 +18,7 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "abs" => f(vec![p("num", N)], |a, _| Ok(Value::Number(num(a, 0).abs()))),
         "ceil" => f(vec![p("num", N)], |a, _| Ok(Value::Number(num(a, 0).ceil()))),
         "floor" => f(vec![p("num", N)], |a, _| Ok(Value::Number(num(a, 0).floor()))),
-        "signum" => f(vec![p("num", N)], |a, _| Ok(Value::int(num(a, 0).signum()))),
+        "signum" => f(vec![p("num", N)], |a, _| Ok(Value::int(int_arg(a, 0)?.signum()))),
         "log" => f(vec![p("num", N), p("base", N)], |a, _| {
             Ok(Value::Number(Number::from_f64(num(a, 0).to_f64().ln() / num(a, 1).to_f64().ln())))
         }),

@@ -14,8 +14,8 @@ use crate::value::{Type, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
     Some(match name {
-        "upper" => f(vec![p("str", S)], |a, _| Ok(Value::string(str_arg(a, 0).to_uppercase()))),
-        "lower" => f(vec![p("str", S)], |a, _| Ok(Value::string(str_arg(a, 0).to_lowercase()))),
+        "upper" => f(vec![p("str", S)], |a, _| Ok(Value::string(go_case(str_arg(a, 0), true)))),
+        "lower" => f(vec![p("str", S)], |a, _| Ok(Value::string(go_case(str_arg(a, 0), false)))),
         "strrev" => {
             f(vec![p("str", S)], |a, _| Ok(Value::string(str_arg(a, 0).graphemes(true).rev().collect::<String>())))
         }
@@ -88,7 +88,9 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "replace" => f(vec![p("str", S), p("substr", S), p("replace", S)], |a, _| {
             let (s, sub, rep) = (str_arg(a, 0), str_arg(a, 1), str_arg(a, 2));
             if sub.len() > 1 && sub.starts_with('/') && sub.ends_with('/') {
-                let re = compile(&sub[1..sub.len() - 1]).map_err(|e| super::FuncError::Arg(1, e))?;
+                let re = compile_go(&sub[1..sub.len() - 1]).map_err(|(code, expr)| {
+                    super::FuncError::Failed(format!("error parsing regexp: {code}: `{expr}`"))
+                })?;
                 return Ok(Value::string(re.replace_all(s, go_expand_template(rep)).into_owned()));
             }
             Ok(Value::string(s.replace(sub, rep)))
@@ -115,6 +117,21 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
     })
 }
 
+/// Go's `strings.ToUpper`/`ToLower`: one rune maps to one rune (so `ß`
+/// stays `ß`).
+fn go_case(s: &str, upper: bool) -> String {
+    s.chars()
+        .map(|c| {
+            let mapped: Vec<char> = if upper { c.to_uppercase().collect() } else { c.to_lowercase().collect() };
+            match mapped.as_slice() {
+                [one] => *one,
+                [first, ..] if !upper => *first,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
 fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut prev_sep = true;
@@ -135,8 +152,33 @@ fn title(s: &str) -> String {
     out
 }
 
+/// A compiled pattern, or Go's words for why it is invalid: the error code
+/// and the pattern.
+fn compile_go(pattern: &str) -> Result<regex::Regex, (String, String)> {
+    regex::Regex::new(pattern).map_err(|e| {
+        let text = e.to_string();
+        let code = if text.contains("unclosed group") {
+            "missing closing )"
+        } else if text.contains("unopened group") {
+            "unexpected )"
+        } else if text.contains("unclosed character class") {
+            "missing closing ]"
+        } else if text.contains("repetition operator missing expression") {
+            "missing argument to repetition operator"
+        } else if text.contains("escape") {
+            "invalid escape sequence"
+        } else if text.contains("invalid character class range") {
+            "invalid character class range"
+        } else {
+            "invalid or unsupported Perl syntax"
+        };
+        (code.to_owned(), pattern.to_owned())
+    })
+}
+
+/// For `regex`/`regexall`: "invalid regexp pattern: CODE in EXPR".
 fn compile(pattern: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(pattern).map_err(|e| format!("invalid regular expression pattern: {e}"))
+    compile_go(pattern).map_err(|(code, expr)| format!("invalid regexp pattern: {code} in {expr}"))
 }
 
 /// Go's `$1`/`${name}` expansion is what the regex crate does, except a
@@ -374,7 +416,13 @@ pub(crate) fn format(fmt: &str, args: &[Value]) -> Result<String, super::FuncErr
                     _ => signed(format_g(&n, prec), plus, space),
                 }
             }
-            other => return fail(format!("unsupported format verb {other:?} in {verb_text:?}")),
+            other => {
+                return fail(format!(
+                    "unsupported format verb '{other}' in {} at offset {}",
+                    crate::format::quote(fmt),
+                    fmt.char_indices().nth(verb_start).map_or(0, |(b, _)| b)
+                ));
+            }
         };
         out.push_str(&pad(body, width, minus, zero && !matches!(verb, 's' | 'q' | 'v' | 't')));
     }

@@ -35,51 +35,110 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-fn parse_rfc3339(s: &str) -> Option<Moment> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !(b[10] == b'T' || b[10] == b't')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos = 0u32;
-    if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let frac = &s[start..i];
-        if frac.is_empty() {
-            return None;
-        }
-        let padded = format!("{frac:0<9}");
-        nanos = padded[..9].parse().ok()?;
-    }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        b'+' | b'-' if b.len() == i + 6 && b[i + 3] == b':' => {
-            let sign = if b[i] == b'-' { -1 } else { 1 };
-            sign * (num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60)
-        }
-        _ => return None,
+/// Parses an RFC 3339 timestamp the way Go's `time.Parse` does, with
+/// Terraform's wording of its errors ("not a valid RFC3339 timestamp: ...").
+fn parse_rfc3339(s: &str) -> Result<Moment, String> {
+    let prefix = "not a valid RFC3339 timestamp";
+    let q = crate::format::quote;
+    let what = |elem: &str| match elem {
+        "2006" => "year",
+        "01" => "month",
+        "02" => "day of month",
+        "15" => "hour",
+        "04" => "minute",
+        "05" => "second",
+        "Z07:00" => "UTC offset",
+        _ => "timestamp segment",
     };
+    let elem_err = |elem: &str, rest: &str| {
+        if rest.is_empty() {
+            format!("{prefix}: end of string before {}", what(elem))
+        } else {
+            format!("{prefix}: cannot use {} as {}", q(rest), what(elem))
+        }
+    };
+    let lit = |rest: &mut &str, want: &str| -> Result<(), String> {
+        match rest.strip_prefix(want) {
+            Some(r) => {
+                *rest = r;
+                Ok(())
+            }
+            None if want == "T" => Err(format!("{prefix}: missing required time introducer 'T'")),
+            None if rest.is_empty() => Err(format!("{prefix}: end of string where {} is expected", q(want))),
+            None => Err(format!("{prefix}: found {} where {} is expected", q(rest), q(want))),
+        }
+    };
+    // Digits: exactly `n` when fixed, else one or two.
+    let num = |rest: &mut &str, elem: &str, fixed: Option<usize>| -> Result<i64, String> {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let take = match fixed {
+            Some(n) if digits >= n => n,
+            Some(_) => return Err(elem_err(elem, rest)),
+            None if digits == 0 => return Err(elem_err(elem, rest)),
+            None => digits.min(2),
+        };
+        let v: i64 = rest[..take].parse().map_err(|_| elem_err(elem, rest))?;
+        *rest = &rest[take..];
+        Ok(v)
+    };
+    let mut rest = s;
+    let y = num(&mut rest, "2006", Some(4))?;
+    lit(&mut rest, "-")?;
+    let mo = num(&mut rest, "01", Some(2))?;
+    if !(1..=12).contains(&mo) {
+        return Err(elem_err("01", rest));
+    }
+    lit(&mut rest, "-")?;
+    let d = num(&mut rest, "02", Some(2))?;
+    if !(1..=31).contains(&d) {
+        return Err(elem_err("02", rest));
+    }
+    lit(&mut rest, "T")?;
+    let h = num(&mut rest, "15", None)?;
+    if h > 23 {
+        return Err(elem_err("15", rest));
+    }
+    lit(&mut rest, ":")?;
+    let mi = num(&mut rest, "04", Some(2))?;
+    if mi > 59 {
+        return Err(elem_err("04", rest));
+    }
+    lit(&mut rest, ":")?;
+    let se = num(&mut rest, "05", Some(2))?;
+    if se > 59 {
+        return Err(elem_err("05", rest));
+    }
+    let mut nanos = 0u32;
+    if rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
+        let digits = rest[1..].bytes().take_while(u8::is_ascii_digit).count();
+        let frac = &rest[1..1 + digits];
+        nanos = format!("{frac:0<9}")[..9].parse().unwrap_or(0);
+        rest = &rest[1 + digits..];
+    }
+    let offset = if let Some(r) = rest.strip_prefix('Z') {
+        rest = r;
+        0
+    } else {
+        let b = rest.as_bytes();
+        if b.len() < 6 || !matches!(b[0], b'+' | b'-') || b[3] != b':' {
+            return Err(elem_err("Z07:00", rest));
+        }
+        let hh: i64 = rest[1..3].parse().map_err(|_| elem_err("Z07:00", rest))?;
+        let mm: i64 = rest[4..6].parse().map_err(|_| elem_err("Z07:00", rest))?;
+        let sign = if b[0] == b'-' { -1 } else { 1 };
+        rest = &rest[6..];
+        sign * (hh * 3600 + mm * 60)
+    };
+    if !rest.is_empty() {
+        return Err(elem_err("", rest));
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if d > month_days[(mo - 1) as usize] {
+        return Err(format!("{prefix}: day out of range"));
+    }
     let secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
-    Some(Moment { secs, nanos, offset_secs: offset })
-}
-
-fn bad_timestamp(s: &str) -> String {
-    format!("not a valid RFC3339 timestamp: cannot use {} as year", crate::format::quote(s))
+    Ok(Moment { secs, nanos, offset_secs: offset })
 }
 
 fn format_rfc3339(m: Moment) -> String {
@@ -87,11 +146,7 @@ fn format_rfc3339(m: Moment) -> String {
     let (y, mo, d) = civil_from_days(local.div_euclid(86400));
     let rem = local.rem_euclid(86400);
     let mut s = format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
-    if m.nanos > 0 {
-        let frac = format!("{:09}", m.nanos);
-        s.push('.');
-        s.push_str(frac.trim_end_matches('0'));
-    }
+    // Go's RFC 3339 layout has no fractional seconds.
     if m.offset_secs == 0 {
         s.push('Z');
     } else {
@@ -242,7 +297,7 @@ fn formatdate(spec: &str, m: Moment) -> Result<String, String> {
                 }
             }
             "Z" => zone(off, true, false),
-            other => return Err(format!("invalid date format verb {other:?}: unsupported")),
+            other => return Err(format!("invalid date format verb {}", crate::format::quote(other))),
         };
         out.push_str(&piece);
         i = j;
@@ -269,12 +324,12 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         },
         "formatdate" => f(vec![p("format", S), p("time", S)], |a, _| {
             let ts = str_arg(a, 1);
-            let m = parse_rfc3339(ts).ok_or(super::FuncError::Arg(1, bad_timestamp(ts)))?;
+            let m = parse_rfc3339(ts).or_else(|e| arg_err(1, e))?;
             formatdate(str_arg(a, 0), m).map(Value::string).or_else(|e| arg_err(0, e))
         }),
         "timeadd" => f(vec![p("timestamp", S), p("duration", S)], |a, _| {
             let ts = str_arg(a, 0);
-            let m = parse_rfc3339(ts).ok_or(super::FuncError::Arg(0, bad_timestamp(ts)))?;
+            let m = parse_rfc3339(ts).or_else(fail)?;
             let dur = str_arg(a, 1);
             let ns = parse_duration(dur).or_else(fail)?;
             let total = i128::from(m.secs) * 1_000_000_000 + i128::from(m.nanos) + ns;
