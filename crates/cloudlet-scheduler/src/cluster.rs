@@ -74,6 +74,9 @@ pub struct NodeState {
     /// Bound pods with required anti-affinity terms.
     pub pods_with_required_anti_affinity: Vec<PodId>,
     pub used_ports: Vec<HostPort>,
+    /// Changes whenever a pod is bound to or removed from the node, so
+    /// scores that depend only on the node can be cached against it.
+    pub version: u64,
 }
 
 /// Nodes, pods and where each pod is bound.
@@ -195,6 +198,7 @@ impl Cluster {
         debug_assert!(self.pod_node[pod_id].is_none());
         let pod = &self.pods[pod_id];
         let state = &mut self.states[node_id];
+        state.version += 1;
         state.requested.add(&pod.requests);
         state.non_zero_milli_cpu += pod.non_zero_milli_cpu;
         state.non_zero_memory += pod.non_zero_memory;
@@ -222,6 +226,7 @@ impl Cluster {
         self.update_counters(pod_id, node_id, -1);
         let pod = &self.pods[pod_id];
         let state = &mut self.states[node_id];
+        state.version += 1;
         state.requested.sub(&pod.requests);
         state.non_zero_milli_cpu -= pod.non_zero_milli_cpu;
         state.non_zero_memory -= pod.non_zero_memory;

@@ -9,7 +9,8 @@
 //! kube-scheduler can produce and the only one with
 //! `percentageOfNodesToScore: 100`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::cluster::{Cluster, NodeId, PodId};
 use crate::config::{Plugin, Profile};
@@ -180,11 +181,62 @@ pub struct Framework {
     pub rng: Rng,
     /// Hide taint keys and values in explanations.
     pub redact: bool,
+    score_cache: RefCell<ScoreCache>,
+}
+
+/// NodeResourcesFit and BalancedAllocation scores depend only on the pod's
+/// requests and the node's aggregates, so they are remembered per request
+/// shape and node, against the node's version: replicas of one workload
+/// recompute only the nodes that changed since the last replica.
+#[derive(Debug, Clone, Default)]
+struct ScoreCache {
+    entries: HashMap<ShapeKey, Vec<VersionedScore>>,
+}
+
+/// A plugin and the pod's requests (cpu, memory, storage, non-zero cpu and
+/// memory).
+type ShapeKey = (Plugin, [i64; 5]);
+/// A node's version and the score computed at it.
+type VersionedScore = (u64, i64);
+
+/// More request shapes than this and the cache starts again.
+const MAX_CACHED_SHAPES: usize = 64;
+
+impl ScoreCache {
+    fn scores(
+        &mut self,
+        cluster: &Cluster,
+        plugin: Plugin,
+        pod: &crate::model::Pod,
+        feasible: &[NodeId],
+        compute: impl Fn(NodeId) -> i64,
+    ) -> Vec<i64> {
+        if !pod.requests.scalar.is_empty() {
+            return feasible.iter().map(|n| compute(*n)).collect();
+        }
+        let r = &pod.requests;
+        let key = (plugin, [r.milli_cpu, r.memory, r.ephemeral_storage, pod.non_zero_milli_cpu, pod.non_zero_memory]);
+        if !self.entries.contains_key(&key) && self.entries.len() >= MAX_CACHED_SHAPES {
+            self.entries.clear();
+        }
+        let entry = self.entries.entry(key).or_insert_with(|| vec![(u64::MAX, 0); cluster.nodes.len()]);
+        feasible
+            .iter()
+            .map(|&n| {
+                let version = cluster.states[n].version;
+                let slot = &mut entry[n];
+                if slot.0 != version {
+                    *slot = (version, compute(n));
+                }
+                slot.1
+            })
+            .collect()
+    }
 }
 
 impl Framework {
     pub fn new(profile: Profile, seed: u64) -> Self {
-        Self { profile, next_start_node_index: 0, rng: Rng::new(seed), redact: false }
+        Self { profile, next_start_node_index: 0, rng: Rng::new(seed), redact: false, score_cache: RefCell::default() }
     }
 
     pub fn prefilter(&self, cluster: &Cluster, pod_id: PodId) -> CycleState {
@@ -421,18 +473,15 @@ impl Framework {
                 }
                 Plugin::NodeResourcesFit => {
                     let kinds = resources::resolve(&self.profile.fit_resources);
-                    let raw: Vec<i64> = feasible
-                        .iter()
-                        .map(|n| {
-                            resources::fit_score(
-                                pod,
-                                &cluster.nodes[*n],
-                                &cluster.states[*n],
-                                &self.profile.fit_strategy,
-                                &kinds,
-                            )
-                        })
-                        .collect();
+                    let raw = self.score_cache.borrow_mut().scores(cluster, plugin, pod, feasible, |n| {
+                        resources::fit_score(
+                            pod,
+                            &cluster.nodes[n],
+                            &cluster.states[n],
+                            &self.profile.fit_strategy,
+                            &kinds,
+                        )
+                    });
                     (raw.clone(), raw)
                 }
                 Plugin::NodeResourcesBalancedAllocation => {
@@ -440,10 +489,9 @@ impl Framework {
                         continue;
                     }
                     let kinds = resources::resolve(&self.profile.balanced_resources);
-                    let raw: Vec<i64> = feasible
-                        .iter()
-                        .map(|n| resources::balanced_score(pod, &cluster.nodes[*n], &cluster.states[*n], &kinds))
-                        .collect();
+                    let raw = self.score_cache.borrow_mut().scores(cluster, plugin, pod, feasible, |n| {
+                        resources::balanced_score(pod, &cluster.nodes[n], &cluster.states[n], &kinds)
+                    });
                     (raw.clone(), raw)
                 }
                 Plugin::ImageLocality if !pod.images.iter().any(|i| cluster.image_node_counts.contains_key(i)) => {
@@ -582,6 +630,21 @@ mod tests {
         // the same seed replays it.
         let mut again = Framework::new(Profile::default(), 0);
         assert_eq!(again.schedule(&cluster, 0, false).decision, first.decision);
+    }
+
+    #[test]
+    fn cached_resource_scores_equal_fresh_ones() {
+        let mut cluster = cluster_of(7, 40);
+        let mut cached = Framework::new(Profile::default(), 3);
+        for pod in 0..40 {
+            let feasible: Vec<NodeId> = (0..7).collect();
+            let fresh = Framework::new(Profile::default(), 3).score(&cluster, pod, &feasible);
+            assert_eq!(cached.score(&cluster, pod, &feasible), fresh, "pod {pod}");
+            if let Decision::Bind(node) = cached.schedule(&cluster, pod, false).decision {
+                cluster.bind(pod, node);
+            }
+        }
+        assert!(cluster.states.iter().all(|s| s.pods.len() >= 5), "pods spread over every node");
     }
 
     #[test]
