@@ -471,7 +471,7 @@ impl<'a> Evaluator<'a> {
                     i += 1 + consumed;
                 }
                 _ => {
-                    value = self.step(value, op.value(), span.clone())?;
+                    value = self.step(value, op.value(), op.span().or_else(|| span.clone()))?;
                     i += 1;
                 }
             }
@@ -489,7 +489,7 @@ impl<'a> Evaluator<'a> {
         let apply = |this: &mut Self, v: Value| -> Result<Value> {
             let mut v = v;
             for op in rest {
-                v = this.step(v, op.value(), span.clone())?;
+                v = this.step(v, op.value(), op.span().or_else(|| span.clone()))?;
             }
             Ok(v)
         };
@@ -654,6 +654,16 @@ impl<'a> Evaluator<'a> {
             None => tuple.push(self.eval(&f.value_expr)?),
         }
         Ok(())
+    }
+
+    /// Evaluates a whole template (a template file): a template that is one
+    /// interpolation gives that value unconverted, anything else a string.
+    pub fn eval_template(&mut self, t: &Template) -> Result<Value> {
+        let elements: Vec<&Element> = t.iter().collect();
+        if let [Element::Interpolation(i)] = elements.as_slice() {
+            return self.eval(&i.expr);
+        }
+        self.template(&elements)
     }
 
     fn template(&mut self, elements: &[&Element]) -> Result<Value> {

@@ -8,7 +8,7 @@ use std::io::Write as _;
 
 use base64::Engine as _;
 
-use super::{ANY, FResult, Func, S, f, fail, p, str_arg};
+use super::{ANY, FResult, Func, S, arg_err, f, fail, p, str_arg};
 use crate::value::{Type, Value};
 
 pub(super) fn lookup(name: &str) -> Option<Func> {
@@ -33,8 +33,197 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         }),
         "urlencode" => f(vec![p("str", S)], |a, _| Ok(Value::string(query_escape(str_arg(a, 0))))),
         "csvdecode" => f(vec![p("str", S)], |a, _| csv_decode(str_arg(a, 0))),
+        "textencodebase64" => f(vec![p("string", S), p("encoding", S)], |a, _| {
+            let (text, enc) = (str_arg(a, 0), str_arg(a, 1));
+            let bytes = match canonical_encoding(enc) {
+                Some("UTF-8") => text.as_bytes().to_vec(),
+                Some("UTF-16LE") => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+                Some("UTF-16BE") => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+                Some("ISO-8859-1") => {
+                    let mut out = Vec::new();
+                    for c in text.chars() {
+                        match u8::try_from(u32::from(c)) {
+                            Ok(b) => out.push(b),
+                            Err(_) => {
+                                return arg_err(
+                                    0,
+                                    format!("the given string contains characters that cannot be represented in {enc}"),
+                                );
+                            }
+                        }
+                    }
+                    out
+                }
+                _ => {
+                    return arg_err(
+                        1,
+                        format!(
+                            "{} is not a supported IANA encoding name or alias in this Terraform version",
+                            crate::format::quote(enc)
+                        ),
+                    );
+                }
+            };
+            Ok(Value::string(b64(&bytes)))
+        }),
+        "textdecodebase64" => f(vec![p("source", S), p("encoding", S)], |a, _| {
+            let (src, enc) = (str_arg(a, 0), str_arg(a, 1));
+            let Some(canon) = canonical_encoding(enc) else {
+                return arg_err(
+                    1,
+                    format!(
+                        "{} is not a supported IANA encoding name or alias in this Terraform version",
+                        crate::format::quote(enc)
+                    ),
+                );
+            };
+            let bytes = base64::engine::general_purpose::STANDARD.decode(src).map_err(|_| {
+                super::FuncError::Arg(0, "the given value is has an invalid base64 symbol at offset 0".into())
+            })?;
+            let text = match canon {
+                "UTF-8" => String::from_utf8_lossy(&bytes).into_owned(),
+                "UTF-16LE" | "UTF-16BE" => {
+                    let units: Vec<u16> = bytes
+                        .chunks(2)
+                        .map(|c| {
+                            let pair = [c[0], *c.get(1).unwrap_or(&0)];
+                            if canon == "UTF-16LE" { u16::from_le_bytes(pair) } else { u16::from_be_bytes(pair) }
+                        })
+                        .collect();
+                    String::from_utf16_lossy(&units)
+                }
+                _ => bytes.iter().map(|&b| char::from(b)).collect(),
+            };
+            Ok(Value::string(text))
+        }),
+        "yamlencode" => {
+            f(vec![super::p_null("value", ANY)], |a, _| yaml_encode(&a[0]).map(Value::string).or_else(fail))
+        }
         _ => return None,
     })
+}
+
+/// The encodings `text*base64` know, by IANA name or alias.
+fn canonical_encoding(name: &str) -> Option<&'static str> {
+    match name.to_ascii_uppercase().as_str() {
+        "UTF-8" | "UTF8" => Some("UTF-8"),
+        "UTF-16LE" => Some("UTF-16LE"),
+        "UTF-16BE" => Some("UTF-16BE"),
+        "ISO-8859-1" | "ISO_8859-1" | "LATIN1" | "L1" | "ISO-IR-100" | "IBM819" | "CP819" | "CSISOLATIN1" => {
+            Some("ISO-8859-1")
+        }
+        _ => None,
+    }
+}
+
+/// `yamlencode`: YAML as Terraform writes it — block style, keys and
+/// strings double-quoted, multi-line strings as literal blocks.
+pub(crate) fn yaml_encode(v: &Value) -> Result<String, String> {
+    let mut out = String::new();
+    match v.unmarked() {
+        Value::List(..) | Value::Set(..) | Value::Tuple(_) | Value::Map(..) | Value::Object(_) if v.length() > 0 => {
+            yaml_block(v, 0, &mut out)?;
+        }
+        _ => {
+            let (text, plain) = yaml_scalar(v, 0)?;
+            out.push_str(&text);
+            out.push('\n');
+            if plain {
+                // A plain scalar document ends with an explicit marker.
+                out.push_str("...\n");
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A scalar or empty collection; `true` when it is a plain scalar.
+fn yaml_scalar(v: &Value, indent: usize) -> Result<(String, bool), String> {
+    Ok(match v.unmarked() {
+        Value::Null(_) => ("null".into(), true),
+        Value::Unknown(_) => return Err("cannot serialize unknown value".into()),
+        Value::Bool(b) => (b.to_string(), true),
+        Value::Number(n) => (n.to_text(), true),
+        Value::String(s) if s.contains('\n') => {
+            let chomp = if s.ends_with("\n\n") || s == "\n" {
+                "+"
+            } else if s.ends_with('\n') {
+                ""
+            } else {
+                "-"
+            };
+            let body = s.strip_suffix('\n').unwrap_or(s);
+            let pad = " ".repeat(indent + 2);
+            let mut text = format!("|{chomp}");
+            for line in body.split('\n') {
+                text.push('\n');
+                if !line.is_empty() {
+                    text.push_str(&pad);
+                    text.push_str(line);
+                }
+            }
+            (text, false)
+        }
+        Value::String(s) => {
+            (json_string(s).replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&"), false)
+        }
+        Value::List(..) | Value::Set(..) | Value::Tuple(_) => ("[]".into(), false),
+        Value::Map(..) | Value::Object(_) => ("{}".into(), false),
+        Value::Marked(_) => ("null".into(), true),
+    })
+}
+
+fn is_block(v: &Value) -> bool {
+    matches!(v.unmarked(), Value::List(..) | Value::Set(..) | Value::Tuple(_) | Value::Map(..) | Value::Object(_))
+        && v.length() > 0
+}
+
+/// A non-empty collection at `indent`, each entry on its own line.
+fn yaml_block(v: &Value, indent: usize, out: &mut String) -> Result<(), String> {
+    let pad = " ".repeat(indent);
+    match v.unmarked() {
+        Value::Map(_, m) | Value::Object(m) => {
+            for (k, item) in m {
+                out.push_str(&pad);
+                out.push_str(&json_string(k));
+                out.push(':');
+                yaml_entry(item, indent, true, out)?;
+            }
+        }
+        _ => {
+            for item in super::items(v) {
+                out.push_str(&pad);
+                out.push('-');
+                yaml_entry(item, indent, false, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value after `key:` or `-`.
+fn yaml_entry(item: &Value, indent: usize, in_map: bool, out: &mut String) -> Result<(), String> {
+    if !is_block(item) {
+        let (text, _) = yaml_scalar(item, indent)?;
+        out.push(' ');
+        out.push_str(&text);
+        out.push('\n');
+        return Ok(());
+    }
+    let is_seq = matches!(item.unmarked(), Value::List(..) | Value::Set(..) | Value::Tuple(_));
+    if in_map {
+        // A sequence under a key stays at the key's indentation; a map
+        // goes two deeper.
+        out.push('\n');
+        yaml_block(item, if is_seq { indent } else { indent + 2 }, out)
+    } else {
+        // Inside a sequence the first entry shares the dash's line.
+        let mut inner = String::new();
+        yaml_block(item, indent + 2, &mut inner)?;
+        out.push(' ');
+        out.push_str(inner.trim_start_matches(' '));
+        Ok(())
+    }
 }
 
 pub(crate) fn b64(bytes: &[u8]) -> String {

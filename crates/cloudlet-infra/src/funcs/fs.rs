@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::crypto::{digest, hex};
 use super::encoding::b64;
-use super::{FResult, Func, FuncContext, S, f, fail, p, str_arg};
+use super::{ANY, FResult, Func, FuncContext, S, arg_err, f, fail, p, str_arg};
 use crate::value::Value;
 
 fn resolve(ctx: &FuncContext, path: &str) -> PathBuf {
@@ -62,7 +62,11 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             let full = resolve(c, str_arg(a, 0));
             match std::fs::metadata(&full) {
                 Ok(m) if m.is_file() => Ok(Value::Bool(true)),
-                Ok(_) => fail(format!("{} is not a regular file, but {:?}", str_arg(a, 0), "directory")),
+                Ok(m) => fail(format!(
+                    "{} is not a regular file, but {}",
+                    str_arg(a, 0),
+                    crate::format::quote(&mode_string(&m))
+                )),
                 Err(_) => Ok(Value::Bool(false)),
             }
         }),
@@ -75,6 +79,8 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "basename" => f(vec![p("path", S)], |a, _| Ok(Value::string(go_base(str_arg(a, 0))))),
         "dirname" => f(vec![p("path", S)], |a, _| Ok(Value::string(go_dir(str_arg(a, 0))))),
         "pathexpand" => f(vec![p("path", S)], |a, _| Ok(Value::string(expand_home(str_arg(a, 0))))),
+        "templatefile" => f(vec![p("path", S), p("vars", ANY)], templatefile),
+        "fileset" => f(vec![p("path", S), p("pattern", S)], fileset),
         "abspath" => f(vec![p("path", S)], |a, c| {
             let p = Path::new(str_arg(a, 0));
             let full = if p.is_absolute() { p.to_owned() } else { c.base_dir.join(p) };
@@ -83,6 +89,225 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         }),
         _ => return None,
     })
+}
+
+/// The variables of a template file: only the names in `vars`.
+struct TemplateScope<'a> {
+    vars: &'a std::collections::BTreeMap<String, Value>,
+}
+
+impl crate::eval::Scope for TemplateScope<'_> {
+    fn resolve(
+        &self,
+        root: &str,
+        _attrs: &[String],
+        span: Option<std::ops::Range<usize>>,
+    ) -> Result<(Value, usize), crate::diag::Diagnostic> {
+        match self.vars.get(root) {
+            Some(v) => Ok((v.clone(), 0)),
+            None => Err(crate::diag::Diagnostic::new("Unknown variable", root, span)),
+        }
+    }
+}
+
+/// `file:line,col-col` of a byte range, as HCL names ranges.
+fn range_text(path: &str, src: &str, span: &Option<std::ops::Range<usize>>) -> String {
+    let Some(r) = span else { return path.to_owned() };
+    let before = &src[..r.start.min(src.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let len = src.get(r.clone()).map_or(0, |t| t.chars().count());
+    format!("{path}:{line},{col}-{}", col + len)
+}
+
+fn templatefile(a: &[Value], ctx: &FuncContext) -> FResult {
+    let path = str_arg(a, 0);
+    let bytes = read(ctx, path)?;
+    let src = String::from_utf8(bytes).or_else(|_| arg_err(0, format!("contents of {path} are not valid UTF-8")))?;
+    let vars = match a[1].unmarked() {
+        Value::Object(m) | Value::Map(_, m) => m.clone(),
+        Value::Null(_) => std::collections::BTreeMap::new(),
+        _ => return arg_err(1, "invalid vars value: must be a map"),
+    };
+    let template =
+        hcl_edit::parser::parse_template(&src).or_else(|e| fail(format!("failed to parse {path}: {}", e.message())))?;
+    let scope = TemplateScope { vars: &vars };
+    let mut ev = crate::eval::Evaluator::new(&scope, ctx);
+    ev.eval_template(&template).map_err(|d| {
+        if d.summary == "Unknown variable" {
+            super::FuncError::Arg(
+                1,
+                format!(
+                    "vars map does not contain key {}, referenced at {}",
+                    crate::format::quote(&d.detail),
+                    range_text(path, &src, &d.span)
+                ),
+            )
+        } else {
+            super::FuncError::Failed(format!("{}: {}; {}", range_text(path, &src, &d.span), d.summary, d.detail))
+        }
+    })
+}
+
+/// `fileset`: files (not directories) under `path` matching a glob with
+/// `*`, `?`, `[...]` and `**`, as paths relative to `path`.
+fn fileset(a: &[Value], ctx: &FuncContext) -> FResult {
+    let base = resolve(ctx, str_arg(a, 0));
+    let pattern = str_arg(a, 1);
+    let parts: Vec<&str> = pattern.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let mut found = Vec::new();
+    walk(&base, "", &parts, &mut found)
+        .or_else(|e: String| fail(format!("failed to glob pattern ({pattern}): {e}")))?;
+    Ok(Value::set(S, found.into_iter().map(Value::string).collect()))
+}
+
+fn walk(dir: &Path, rel: &str, parts: &[&str], found: &mut Vec<String>) -> Result<(), String> {
+    let Some((first, rest)) = parts.split_first() else { return Ok(()) };
+    if *first == "**" && rest.is_empty() {
+        for (name, is_dir) in entries(dir) {
+            let r = join_rel(rel, &name);
+            if is_dir {
+                walk(&dir.join(&name), &r, parts, found)?;
+            } else {
+                found.push(r);
+            }
+        }
+        return Ok(());
+    }
+    if *first == "**" {
+        walk(dir, rel, rest, found)?;
+        for (name, is_dir) in entries(dir) {
+            if is_dir {
+                walk(&dir.join(&name), &join_rel(rel, &name), parts, found)?;
+            }
+        }
+        return Ok(());
+    }
+    for (name, is_dir) in entries(dir) {
+        if !glob_match(first, &name)? {
+            continue;
+        }
+        let r = join_rel(rel, &name);
+        if rest.is_empty() {
+            if !is_dir {
+                found.push(r);
+            }
+        } else if is_dir {
+            walk(&dir.join(&name), &r, rest, found)?;
+        }
+    }
+    Ok(())
+}
+
+fn join_rel(rel: &str, name: &str) -> String {
+    if rel.is_empty() { name.to_owned() } else { format!("{rel}/{name}") }
+}
+
+fn entries(dir: &Path) -> Vec<(String, bool)> {
+    let mut out: Vec<(String, bool)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path().is_dir()))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// One path segment against one glob segment (`*`, `?`, `[a-z]`, `[^x]`, `\x`).
+fn glob_match(pat: &str, name: &str) -> Result<bool, String> {
+    fn m(p: &[char], n: &[char]) -> Result<bool, String> {
+        match p.first() {
+            None => Ok(n.is_empty()),
+            Some('*') => {
+                for i in 0..=n.len() {
+                    if m(&p[1..], &n[i..])? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Some('?') => Ok(!n.is_empty() && m(&p[1..], &n[1..])?),
+            Some('[') => {
+                let close = p.iter().position(|c| *c == ']').ok_or("syntax error in pattern")?;
+                let Some(&c) = n.first() else { return Ok(false) };
+                let mut class = &p[1..close];
+                let negate = matches!(class.first(), Some('^' | '!'));
+                if negate {
+                    class = &class[1..];
+                }
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        hit |= class[i] <= c && c <= class[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= class[i] == c;
+                        i += 1;
+                    }
+                }
+                Ok(hit != negate && m(&p[close + 1..], &n[1..])?)
+            }
+            Some('\\') if p.len() > 1 => Ok(n.first() == Some(&p[1]) && m(&p[2..], &n[1..])?),
+            Some(c) => Ok(n.first() == Some(c) && m(&p[1..], &n[1..])?),
+        }
+    }
+    let n: Vec<char> = name.chars().collect();
+    for alt in expand_braces(pat) {
+        let p: Vec<char> = alt.chars().collect();
+        if m(&p, &n)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `a{b,c}d` → `abd`, `acd` (nested braces expand too).
+fn expand_braces(pat: &str) -> Vec<String> {
+    let Some(open) = pat.find('{') else { return vec![pat.to_owned()] };
+    let mut depth = 0;
+    let mut close = None;
+    let mut commas = Vec::new();
+    for (i, c) in pat[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + i);
+                    break;
+                }
+            }
+            ',' if depth == 1 => commas.push(open + i),
+            _ => {}
+        }
+    }
+    let Some(close) = close else { return vec![pat.to_owned()] };
+    let mut bounds = vec![open];
+    bounds.extend(commas);
+    bounds.push(close);
+    let mut out = Vec::new();
+    for w in bounds.windows(2) {
+        let choice = &pat[w[0] + 1..w[1]];
+        for tail in expand_braces(&pat[close + 1..]) {
+            out.extend(expand_braces(&format!("{}{choice}{tail}", &pat[..open])));
+        }
+    }
+    out
+}
+
+/// Go's `FileMode.String()` for a directory or special file, e.g.
+/// `drwxr-xr-x`.
+fn mode_string(m: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = m.permissions().mode();
+    let mut s = String::from(if m.is_dir() { "d" } else { "-" });
+    for (i, c) in "rwxrwxrwx".chars().enumerate() {
+        s.push(if mode & (1 << (8 - i)) != 0 { c } else { '-' });
+    }
+    s
 }
 
 /// Go's `filepath.Clean`.

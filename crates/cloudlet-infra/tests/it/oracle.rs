@@ -53,8 +53,28 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn run_terraform(bin: &Path, expr: &str) -> Outcome {
+/// A fresh directory holding a copy of `data/files` (what `file`,
+/// `fileset` and `templatefile` read).
+fn workdir() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        for entry in std::fs::read_dir(from).expect("read fixtures") {
+            let entry = entry.expect("fixture entry");
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                std::fs::create_dir_all(&target).expect("mkdir");
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).expect("copy fixture");
+            }
+        }
+    }
     let dir = tempfile::tempdir().expect("tempdir");
+    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/files"), dir.path());
+    dir
+}
+
+fn run_terraform(bin: &Path, expr: &str) -> Outcome {
+    let dir = workdir();
     let mut child = Command::new(bin)
         .args(["console", "-no-color"])
         .current_dir(dir.path())
@@ -77,7 +97,7 @@ fn run_terraform(bin: &Path, expr: &str) -> Outcome {
 
 fn cached_terraform(bin: &Path, bin_hash: &str, expr: &str) -> Outcome {
     let cache = repo_root().join(".terraform-oracle/cache");
-    let key = hex(&Sha256::digest(format!("{bin_hash}\n{expr}").as_bytes()));
+    let key = hex(&Sha256::digest(format!("{bin_hash}\n{}\n{expr}", fixtures_hash()).as_bytes()));
     let file = cache.join(&key);
     if let Ok(text) = std::fs::read_to_string(&file)
         && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
@@ -99,8 +119,27 @@ fn cached_terraform(bin: &Path, bin_hash: &str, expr: &str) -> Outcome {
     outcome
 }
 
+/// A digest of every fixture file, so that changed fixtures re-run Terraform.
+fn fixtures_hash() -> String {
+    fn visit(dir: &Path, h: &mut Sha256) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).expect("read fixtures").filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            h.update(e.file_name().to_string_lossy().as_bytes());
+            if e.path().is_dir() {
+                visit(&e.path(), h);
+            } else {
+                h.update(std::fs::read(e.path()).expect("read fixture"));
+            }
+        }
+    }
+    let mut h = Sha256::new();
+    visit(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/files"), &mut h);
+    hex(&h.finalize())
+}
+
 fn run_cloudlet(expr: &str) -> Outcome {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = workdir();
     let scope = EmptyScope { workspace: "default".into(), cwd: dir.path().to_string_lossy().into_owned() };
     let ctx = FuncContext { base_dir: dir.path().to_owned(), console: true, ..FuncContext::default() };
     let input = format!("{expr}\n");
