@@ -1079,6 +1079,7 @@ fn spawn_and_wait(
     let mut signals_sent = 0u8;
     let mut signalled_at: Option<Timestamp> = None;
     let mut exited: Option<std::process::ExitStatus> = None;
+    let mut exited_at: Option<Timestamp> = None;
     loop {
         match rx.recv_timeout(Duration::from_millis(if exited.is_some() { 20 } else { 100 })) {
             Ok(Out::Line(l)) => commands.handle(&l, leg, shared),
@@ -1088,15 +1089,23 @@ fn spawn_and_wait(
         }
         if exited.is_none() {
             exited = child.try_wait().map_err(|e| e.to_string())?;
+            if exited.is_some() {
+                exited_at = Some(shared.clock.now());
+            }
         }
-        if open == 0 || (exited.is_some() && matches!(rx.try_recv(), Err(mpsc::TryRecvError::Empty))) {
-            if let Some(status) = exited {
-                return Ok(status.success() && signals_sent == 0);
-            }
-            if open == 0 {
-                let status = child.wait().map_err(|e| e.to_string())?;
-                return Ok(status.success() && signals_sent == 0);
-            }
+        if open == 0 {
+            let status = match exited {
+                Some(s) => s,
+                None => child.wait().map_err(|e| e.to_string())?,
+            };
+            return Ok(status.success() && signals_sent == 0);
+        }
+        // A background process may keep the pipes open after the step's
+        // shell exited: give its output a moment, then move on.
+        if let (Some(status), Some(at)) = (exited, exited_at)
+            && shared.clock.now().saturating_duration_since(at) >= Duration::from_millis(500)
+        {
+            return Ok(status.success() && signals_sent == 0);
         }
         let now = shared.clock.now();
         let stop = cancel.load(Ordering::SeqCst) || deadline.is_some_and(|d| now >= d);

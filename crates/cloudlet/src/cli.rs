@@ -39,6 +39,8 @@ pub(crate) enum Command {
     Sched(crate::sched::SchedArgs),
     /// Terraform-compatible infrastructure as code: cloudlet infra [-chdir=DIR] console
     Infra(crate::infra::InfraArgs),
+    /// GitHub-Actions-compatible workflows on this machine: cloudlet ci run [-C DIR] [-W FILE]
+    Ci(crate::ci::CiArgs),
 }
 
 #[derive(Debug, Args)]

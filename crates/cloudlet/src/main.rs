@@ -4,6 +4,7 @@
 //! It makes no decisions of its own about functions, queues, scheduling,
 //! infrastructure or pipelines; those live in their crates.
 
+mod ci;
 mod cli;
 mod client;
 mod data_dir;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         cli::Command::Sqs(args) => sqs::run(args).map_err(|err| report(&err)),
         cli::Command::Sched(args) => sched::run(args).map_err(|err| report(&err)),
         cli::Command::Infra(args) => infra::run(args),
+        cli::Command::Ci(args) => ci::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

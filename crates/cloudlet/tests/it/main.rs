@@ -1,5 +1,6 @@
 //! End-to-end tests of the `cloudlet` binary: real processes, real TCP.
 
+mod ci_cli;
 mod cli;
 mod daemon;
 mod fn_cli;

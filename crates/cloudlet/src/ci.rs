@@ -1,0 +1,290 @@
+//! `cloudlet ci run`: flags → a run context (the github context from the
+//! local git repository) → `cloudlet_ci::runner`. Wiring only: parsing,
+//! validation, scheduling and running live in `cloudlet-ci`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use cloudlet_ci::expr::{Object, Value};
+use cloudlet_ci::runner::{LogSink, RunContext, RunReport, run_workflow};
+use cloudlet_ci::workflow::{Workflow, parse_workflow};
+use cloudlet_core::SystemClock;
+
+#[derive(Debug, Args)]
+pub(crate) struct CiArgs {
+    #[command(subcommand)]
+    command: CiCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum CiCommand {
+    /// Run a workflow of the repository on this machine, as GitHub Actions would
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The repository's root
+    #[arg(short = 'C', value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+    /// The workflow file [default: the only workflow in .github/workflows the event triggers]
+    #[arg(short = 'W', long = "workflow", value_name = "FILE")]
+    workflow: Option<PathBuf>,
+    /// The event that triggers the run
+    #[arg(short = 'e', long = "event", value_name = "EVENT", default_value = "push")]
+    event: String,
+    /// The git ref of the run [default: the checked-out branch]
+    #[arg(long = "ref", value_name = "REF")]
+    git_ref: Option<String>,
+    /// The event payload (github.event) as a JSON file
+    #[arg(long, value_name = "JSON")]
+    event_file: Option<PathBuf>,
+    /// A workflow_dispatch / workflow_call input
+    #[arg(long = "input", value_name = "K=V", value_parser = key_value)]
+    inputs: Vec<(String, String)>,
+    /// A secret (never printed; masked in logs)
+    #[arg(long = "secret", value_name = "K=V", value_parser = key_value)]
+    secrets: Vec<(String, String)>,
+    /// Secrets from a file of KEY=VALUE lines
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    /// A configuration variable (the vars context)
+    #[arg(long = "var", value_name = "K=V", value_parser = key_value)]
+    vars: Vec<(String, String)>,
+    /// Run only this job and the jobs it needs
+    #[arg(long = "job", value_name = "ID")]
+    job: Option<String>,
+    /// How many job legs may run at once [default: the number of cores]
+    #[arg(long, value_name = "N")]
+    max_parallel: Option<usize>,
+    /// Print the run as one JSON object at the end (logs go to stderr)
+    #[arg(long)]
+    json: bool,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got '{s}'")),
+    }
+}
+
+pub(crate) fn run(args: CiArgs) -> Result<(), ()> {
+    match args.command {
+        CiCommand::Run(args) => run_command(args),
+    }
+}
+
+fn fail(message: &str) -> Result<(), ()> {
+    let _ = writeln!(std::io::stderr(), "error: {message}");
+    Err(())
+}
+
+/// Logs go to stderr, one line per output line, prefixed by the job.
+struct StderrLog;
+
+impl LogSink for StderrLog {
+    fn line(&self, job: &str, line: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "[{job}] {line}");
+    }
+}
+
+fn run_command(args: RunArgs) -> Result<(), ()> {
+    let dir = match args.dir.canonicalize() {
+        Ok(d) => d,
+        Err(e) => return fail(&format!("-C {}: {e}", args.dir.display())),
+    };
+    let (file, wf) = match pick_workflow(&dir, args.workflow.as_deref(), &args.event) {
+        Ok(found) => found,
+        Err(message) => {
+            let _ = writeln!(std::io::stderr(), "{message}");
+            return Err(());
+        }
+    };
+    let mut secrets = args.secrets.clone();
+    if let Some(f) = &args.secret_file {
+        match std::fs::read_to_string(f) {
+            Ok(text) => {
+                for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+                    match key_value(line) {
+                        Ok(kv) => secrets.push(kv),
+                        Err(e) => return fail(&format!("{}: {e}", f.display())),
+                    }
+                }
+            }
+            Err(e) => return fail(&format!("{}: {e}", f.display())),
+        }
+    }
+    let git = GitInfo::read(&dir);
+    let git_ref = args.git_ref.clone().unwrap_or_else(|| git.git_ref.clone());
+    let event = match &args.event_file {
+        Some(f) => match std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Value::from_json(&t).map_err(|e| e.to_string()))
+        {
+            Ok(v) => v,
+            Err(e) => return fail(&format!("--event-file {}: {e}", f.display())),
+        },
+        None => event_payload(&args.event, &git, &git_ref, &args.inputs),
+    };
+    let clock = SystemClock::shared();
+    let run_id = clock.now().as_unix_millis();
+    let ctx = RunContext {
+        workspace: dir.clone(),
+        workflow_path: file,
+        event_name: args.event.clone(),
+        event,
+        sha: git.sha.clone(),
+        git_ref,
+        repository: git.repository.clone(),
+        actor: git.actor.clone(),
+        inputs: args.inputs.clone(),
+        secrets,
+        vars: args.vars.clone(),
+        only_job: args.job.clone(),
+        max_parallel: args
+            .max_parallel
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),
+        run_id,
+        run_number: 1,
+    };
+    let report = match run_workflow(&wf, &ctx, clock, Arc::new(StderrLog)) {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let _ = writeln!(out, "{}", report.to_json().to_json_compact());
+    } else {
+        let _ = out.write_all(summary(&report).as_bytes());
+    }
+    if report.conclusion == cloudlet_ci::scheduler::JobResult::Success { Ok(()) } else { Err(()) }
+}
+
+/// A table of job legs: name, result, duration.
+fn summary(report: &RunReport) -> String {
+    let width = report.jobs.iter().map(|j| j.name.chars().count()).max().unwrap_or(3).max(3);
+    let mut s = format!("{:<width$}  {:<9}  DURATION\n", "JOB", "RESULT");
+    for j in &report.jobs {
+        let d = j.finished_at.saturating_duration_since(j.started_at);
+        s.push_str(&format!("{:<width$}  {:<9}  {:.1}s\n", j.name, j.result.as_str(), d.as_secs_f64()));
+    }
+    s.push_str(&format!("run {}: {}\n", report.run_id, report.conclusion.as_str()));
+    s
+}
+
+/// The workflow to run: `-W FILE`, or the only workflow the event triggers.
+fn pick_workflow(dir: &Path, file: Option<&Path>, event: &str) -> Result<(String, Workflow), String> {
+    let load = |path: &Path| -> Result<(String, Workflow), String> {
+        let display = path.strip_prefix(dir).unwrap_or(path).to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("error: {display}: {e}"))?;
+        let wf = parse_workflow(&display, &text).map_err(|e| e.to_string())?;
+        Ok((display, wf))
+    };
+    if let Some(f) = file {
+        let path = if f.is_absolute() { f.to_path_buf() } else { dir.join(f) };
+        return load(&path);
+    }
+    let wf_dir = dir.join(".github/workflows");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&wf_dir)
+        .map_err(|e| format!("error: {}: {e}", wf_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+        .collect();
+    paths.sort();
+    let mut triggered = Vec::new();
+    for p in paths {
+        let (name, wf) = load(&p)?;
+        if wf.events.iter().any(|e| e.value == event) {
+            triggered.push((name, wf));
+        }
+    }
+    match triggered.len() {
+        1 => Ok(triggered.remove(0)),
+        0 => Err(format!("error: no workflow in {} is triggered by '{event}'", wf_dir.display())),
+        _ => Err(format!(
+            "error: several workflows are triggered by '{event}': {}\nhint: choose one with -W FILE",
+            triggered.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+/// What the local git repository says about the run.
+struct GitInfo {
+    sha: String,
+    git_ref: String,
+    repository: String,
+    actor: String,
+    default_branch: String,
+}
+
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+impl GitInfo {
+    fn read(dir: &Path) -> GitInfo {
+        let sha = git(dir, &["rev-parse", "HEAD"]).unwrap_or_else(|| "0".repeat(40));
+        let git_ref = git(dir, &["symbolic-ref", "-q", "HEAD"]).unwrap_or_else(|| sha.clone());
+        let repository = git(dir, &["config", "--get", "remote.origin.url"])
+            .and_then(|url| {
+                let trimmed = url.trim_end_matches('/').trim_end_matches(".git");
+                let mut parts = trimmed.rsplit(['/', ':']);
+                let name = parts.next()?;
+                let owner = parts.next()?;
+                Some(format!("{owner}/{name}"))
+            })
+            .unwrap_or_else(|| {
+                let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                format!("local/{name}")
+            });
+        let actor = git(dir, &["config", "user.name"])
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "cloudlet".to_owned());
+        let default_branch = git(dir, &["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"])
+            .and_then(|b| b.split_once('/').map(|(_, b)| b.to_owned()))
+            .unwrap_or_else(|| "main".to_owned());
+        GitInfo { sha, git_ref, repository, actor, default_branch }
+    }
+}
+
+/// A minimal webhook payload for the event, from the repository.
+fn event_payload(event: &str, git: &GitInfo, git_ref: &str, inputs: &[(String, String)]) -> Value {
+    let s = |v: &str| Value::string(v);
+    let (owner, name) = git.repository.split_once('/').unwrap_or(("local", &git.repository));
+    let mut owner_o = Object::new();
+    owner_o.set("login", s(owner));
+    let mut repo = Object::new();
+    repo.set("name", s(name));
+    repo.set("full_name", s(&git.repository));
+    repo.set("owner", Value::object(owner_o));
+    repo.set("default_branch", s(&git.default_branch));
+    let mut e = Object::new();
+    e.set("ref", s(git_ref));
+    e.set("repository", Value::object(repo));
+    let mut sender = Object::new();
+    sender.set("login", s(&git.actor));
+    e.set("sender", Value::object(sender));
+    match event {
+        "push" => {
+            e.set("before", s(&"0".repeat(40)));
+            e.set("after", s(&git.sha));
+            let mut head = Object::new();
+            head.set("id", s(&git.sha));
+            e.set("head_commit", Value::object(head));
+        }
+        "workflow_dispatch" => {
+            let mut i = Object::new();
+            for (k, v) in inputs {
+                i.set(k, s(v));
+            }
+            e.set("inputs", Value::object(i));
+        }
+        _ => {}
+    }
+    Value::object(e)
+}
