@@ -8,6 +8,7 @@
 
 pub mod envfile;
 pub mod expr;
+pub mod filters;
 pub mod hash_files;
 pub mod matrix;
 pub mod runner;

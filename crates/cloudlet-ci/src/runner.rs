@@ -54,6 +54,9 @@ pub struct RunContext {
     pub max_parallel: usize,
     pub run_id: u64,
     pub run_number: u64,
+    /// Files the triggering change touched, for `paths` filters (`None`:
+    /// unknown, filters on paths pass).
+    pub changed_paths: Option<Vec<String>>,
 }
 
 /// One leg's (or skipped job's) outcome in the run report.
@@ -107,6 +110,8 @@ pub enum RunError {
     UnknownJob(String),
     #[error("the workflow is not triggered by '{event}' (its events: {events})")]
     NotTriggered { event: String, events: String },
+    #[error("the workflow is not triggered: {0}")]
+    Filtered(String),
     #[error("input '{0}' is required")]
     MissingInput(String),
     #[error("could not prepare the runner's temporary directory {path}")]
@@ -147,6 +152,22 @@ pub fn run_workflow(
             events: wf.events.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", "),
         });
     }
+    let payload = |path: &[&str]| -> Option<String> {
+        let mut v = &ctx.event;
+        for p in path {
+            v = v.as_object()?.get(p)?;
+        }
+        v.as_str().map(str::to_owned)
+    };
+    crate::filters::check_trigger(
+        wf.on.as_ref(),
+        &ctx.event_name,
+        &ctx.git_ref,
+        payload(&["pull_request", "base", "ref"]).as_deref(),
+        payload(&["action"]).as_deref(),
+        ctx.changed_paths.as_deref(),
+    )
+    .map_err(RunError::Filtered)?;
     let jobs = select_jobs(wf, ctx.only_job.as_deref())?;
     let inputs = inputs_context(wf, ctx)?;
     let temp = std::env::temp_dir().join(format!("cloudlet-ci-{}-{}", ctx.run_id, std::process::id()));

@@ -61,6 +61,9 @@ pub struct Workflow {
     pub defaults: RunDefaults,
     pub concurrency: Option<Node>,
     pub jobs: Vec<Job>,
+    /// Problems GitHub accepts but that are almost surely mistakes
+    /// (`needs.x` where the job does not need `x`).
+    pub warnings: Vec<Diagnostic>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -199,7 +202,7 @@ const EVENTS: &[&str] = &[
 
 /// Parses and validates a workflow. `file` names it in messages.
 pub fn parse_workflow(file: &str, text: &str) -> Result<Workflow, WorkflowError> {
-    let mut r = Reader { diags: Vec::new() };
+    let mut r = Reader { diags: Vec::new(), warnings: Vec::new(), needs_in_scope: None };
     let root = match yaml::parse(text) {
         Ok(root) => root,
         Err(e) => {
@@ -216,6 +219,9 @@ pub fn parse_workflow(file: &str, text: &str) -> Result<Workflow, WorkflowError>
         None => r.err(Pos { line: 1, col: 1 }, "Required property is missing: jobs".to_owned()),
     }
     if r.diags.is_empty() {
+        r.warnings.sort_by_key(|d| d.pos);
+        r.warnings.dedup();
+        wf.warnings = r.warnings;
         Ok(wf)
     } else {
         r.diags.sort_by_key(|d| d.pos);
@@ -226,6 +232,10 @@ pub fn parse_workflow(file: &str, text: &str) -> Result<Workflow, WorkflowError>
 
 struct Reader {
     diags: Vec<Diagnostic>,
+    /// Problems GitHub accepts but that are almost surely mistakes.
+    warnings: Vec<Diagnostic>,
+    /// The `needs` of the job being read: `needs.<id>` must name one.
+    needs_in_scope: Option<Vec<String>>,
 }
 
 /// A mapping key as text; a null key (`null:`, `~:`) reads as empty.
@@ -308,10 +318,30 @@ impl Reader {
         };
         let names: Vec<String> = contexts.iter().map(|c| (*c).to_owned()).collect();
         for seg in segments {
-            if let expr::Segment::Expr(text, _) = seg
-                && let Err(e) = expr::parse(&text, &names, functions)
-            {
-                self.err(s.pos, e.to_string());
+            if let expr::Segment::Expr(text, _) = seg {
+                match expr::parse(&text, &names, functions) {
+                    Ok(parsed) => self.check_needs_refs(parsed.as_ref(), s.pos),
+                    Err(e) => self.err(s.pos, e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// `needs.<id>` may only name a job this job needs directly.
+    fn check_needs_refs(&mut self, e: Option<&expr::Expr>, pos: Pos) {
+        let Some(scope) = self.needs_in_scope.clone() else { return };
+        let Some(e) = e else { return };
+        let mut found = Vec::new();
+        needs_refs(e, &mut found);
+        for id in found {
+            if !scope.iter().any(|n| n.eq_ignore_ascii_case(&id)) {
+                let list = if scope.is_empty() { "none".to_owned() } else { scope.join(", ") };
+                self.warnings.push(Diagnostic {
+                    pos,
+                    message: format!(
+                        "needs.{id} refers to job '{id}', which this job does not need (its needs: {list}); it is always null"
+                    ),
+                });
             }
         }
     }
@@ -344,8 +374,9 @@ impl Reader {
         match expr::if_condition_text(&s.value) {
             Ok(text) => {
                 let names: Vec<String> = contexts.iter().map(|c| (*c).to_owned()).collect();
-                if let Err(e) = expr::parse(&text, &names, functions) {
-                    self.err(s.pos, e.to_string());
+                match expr::parse(&text, &names, functions) {
+                    Ok(parsed) => self.check_needs_refs(parsed.as_ref(), s.pos),
+                    Err(e) => self.err(s.pos, e.to_string()),
                 }
             }
             Err(_) => self.template(&s, contexts, functions),
@@ -671,6 +702,15 @@ impl Reader {
     fn job(&mut self, id: String, pos: Pos, n: &Node) -> Job {
         let mut job = Job { id, pos, ..Job::default() };
         let Some(pairs) = self.map(n) else { return job };
+        let needs_node = pairs.iter().find(|(k, _)| k.as_str() == Some("needs")).map(|(_, v)| v);
+        self.needs_in_scope = Some(match needs_node {
+            Some(v) => match &v.kind {
+                NodeKind::Seq(items) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+                NodeKind::Scalar { text, .. } => vec![text.clone()],
+                NodeKind::Map(_) => Vec::new(),
+            },
+            None => Vec::new(),
+        });
         let has = |k: &str| pairs.iter().any(|(p, _)| p.as_str() == Some(k));
         let reusable = has("uses") && !has("runs-on") && !has("steps");
         let mut has_runs_on = false;
@@ -748,6 +788,7 @@ impl Reader {
         if !reusable && !has_runs_on {
             self.err(n.pos, "Required property is missing: runs-on".to_owned());
         }
+        self.needs_in_scope = None;
         job
     }
 
@@ -960,6 +1001,32 @@ impl Reader {
     }
 }
 
+/// The job ids an expression reads as `needs.<id>` or `needs['<id>']`.
+fn needs_refs(e: &expr::Expr, out: &mut Vec<String>) {
+    use expr::{Expr, Index};
+    match e {
+        Expr::Index(obj, idx) => {
+            if let (Expr::Context(name), Index::Expr(key)) = (obj.as_ref(), idx)
+                && name.eq_ignore_ascii_case("needs")
+                && let Expr::Literal(expr::Value::String(id)) = key.as_ref()
+            {
+                out.push(id.clone());
+            }
+            needs_refs(obj, out);
+            if let Index::Expr(key) = idx {
+                needs_refs(key, out);
+            }
+        }
+        Expr::Not(x) | Expr::Group(x) => needs_refs(x, out),
+        Expr::Binary(_, l, r) => {
+            needs_refs(l, out);
+            needs_refs(r, out);
+        }
+        Expr::Logical(_, args) | Expr::Call(_, args) => args.iter().for_each(|a| needs_refs(a, out)),
+        Expr::Literal(_) | Expr::Context(_) => {}
+    }
+}
+
 /// GitHub's rules for job and step ids.
 fn id_problem(id: &str) -> Option<String> {
     if id.is_empty() {
@@ -1087,6 +1154,25 @@ mod tests {
                 "w.yml:5:9: Unrecognized named-value: 'matrix'. Located at position 1 within expression: matrix.os == 'x'",
                 "w.yml:6:5: Unexpected value 'stepz'",
             ]
+        );
+    }
+
+    #[test]
+    fn needs_may_only_name_direct_needs() {
+        let m = messages(
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo}]\n  b:\n    needs: a\n    runs-on: x\n    steps: [{run: echo}]\n  c:\n    needs: b\n    if: needs.a.result == 'success' && needs.b.result\n    runs-on: x\n    steps: [{run: echo}]\n",
+        );
+        assert!(m.is_empty(), "GitHub accepts it: {m:?}");
+        let wf = parse_workflow(
+            "w.yml",
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo}]\n  b:\n    needs: a\n    runs-on: x\n    steps: [{run: echo}]\n  c:\n    needs: b\n    if: needs.a.result == 'success' && needs.b.result\n    runs-on: x\n    steps: [{run: echo}]\n",
+        );
+        let warnings: Vec<String> = wf
+            .map(|w| w.warnings.iter().map(|d| format!("{}:{}: {}", d.pos.line, d.pos.col, d.message)).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            warnings,
+            ["12:9: needs.a refers to job 'a', which this job does not need (its needs: b); it is always null"]
         );
     }
 

@@ -46,11 +46,16 @@ pub struct YamlError {
     pub message: String,
 }
 
+/// The most nodes a document may expand to once aliases are resolved: a
+/// guard against "billion laughs" documents.
+pub const MAX_NODES: usize = 1_000_000;
+
 /// Parses the first document of `text`; an empty document is `None`.
 pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
+    let mut total_nodes: usize = 0;
     let mut root: Option<Node> = None;
     while let Some(ev) = parser.next_event() {
         let (ev, span) = ev.map_err(|e| YamlError {
@@ -88,10 +93,17 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                 None => None,
             },
             Event::Alias(id) => {
-                let node = anchors
+                let (node, size) = anchors
                     .get(&id)
                     .cloned()
                     .ok_or_else(|| YamlError { pos, message: "an alias refers to an unknown anchor".to_owned() })?;
+                total_nodes = total_nodes.saturating_add(size);
+                if total_nodes > MAX_NODES {
+                    return Err(YamlError {
+                        pos,
+                        message: format!("the document expands to more than {MAX_NODES} nodes through its aliases"),
+                    });
+                }
                 Some((Node { pos, ..node }, 0))
             }
             Event::DocumentEnd => {
@@ -103,8 +115,10 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
             _ => None,
         };
         if let Some((node, anchor)) = done {
+            total_nodes += 1;
             if anchor != 0 {
-                anchors.insert(anchor, node.clone());
+                let size = node.count();
+                anchors.insert(anchor, (node.clone(), size));
             }
             match stack.last_mut() {
                 Some(parent) => parent.items.push(node),
@@ -123,6 +137,15 @@ struct Frame {
 }
 
 impl Node {
+    /// How many nodes this one holds, itself included.
+    pub fn count(&self) -> usize {
+        match &self.kind {
+            NodeKind::Scalar { .. } => 1,
+            NodeKind::Seq(items) => 1 + items.iter().map(Node::count).sum::<usize>(),
+            NodeKind::Map(pairs) => 1 + pairs.iter().map(|(k, v)| k.count() + v.count()).sum::<usize>(),
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match &self.kind {
             NodeKind::Scalar { text, .. } => Some(text),
@@ -256,6 +279,17 @@ mod tests {
         let b = root.as_ref().and_then(|r| r.get("b")).map(Node::to_value);
         let json = b.map(|v| v.to_json_compact());
         assert_eq!(json.as_deref(), Some(r#"{"k":"yes","n":3,"t":true,"q":"true"}"#));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            doc.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let e = parse(&doc).err();
+        assert!(e.is_some_and(|e| e.message.contains("more than 1000000 nodes")));
     }
 
     #[test]

@@ -150,6 +150,7 @@ fn run_command(args: RunArgs) -> Result<(), ()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),
         run_id,
         run_number: 1,
+        changed_paths: (args.event == "push").then(|| changed_files(&dir)).flatten(),
     };
     let report = match run_workflow(&wf, &ctx, clock, Arc::new(StderrLog)) {
         Ok(r) => r,
@@ -182,6 +183,9 @@ fn pick_workflow(dir: &Path, file: Option<&Path>, event: &str) -> Result<(String
         let display = path.strip_prefix(dir).unwrap_or(path).to_string_lossy().into_owned();
         let text = std::fs::read_to_string(path).map_err(|e| format!("error: {display}: {e}"))?;
         let wf = parse_workflow(&display, &text).map_err(|e| e.to_string())?;
+        for w in &wf.warnings {
+            let _ = writeln!(std::io::stderr(), "{display}:{}:{}: warning: {}", w.pos.line, w.pos.col, w.message);
+        }
         Ok((display, wf))
     };
     if let Some(f) = file {
@@ -250,6 +254,13 @@ impl GitInfo {
             .unwrap_or_else(|| "main".to_owned());
         GitInfo { sha, git_ref, repository, actor, default_branch }
     }
+}
+
+/// The files the last commit changed (all of them for a first commit).
+fn changed_files(dir: &Path) -> Option<Vec<String>> {
+    let list = git(dir, &["diff", "--name-only", "HEAD~1", "HEAD"])
+        .or_else(|| git(dir, &["ls-tree", "-r", "--name-only", "HEAD"]))?;
+    Some(list.lines().map(str::to_owned).collect())
 }
 
 /// A minimal webhook payload for the event, from the repository.
