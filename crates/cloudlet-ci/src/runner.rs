@@ -57,6 +57,9 @@ pub struct RunContext {
     /// Files the triggering change touched, for `paths` filters (`None`:
     /// unknown, filters on paths pass).
     pub changed_paths: Option<Vec<String>>,
+    /// Set to cancel the run (Ctrl-C): running steps are stopped, and jobs
+    /// whose `if:` still holds (`always()`) run.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// One leg's (or skipped job's) outcome in the run report.
@@ -112,6 +115,10 @@ pub enum RunError {
     NotTriggered { event: String, events: String },
     #[error("the workflow is not triggered: {0}")]
     Filtered(String),
+    #[error(
+        "{file}:{line}:{col}: job '{job}' uses `{key}`, which needs a container runtime; cloudlet ci runs jobs on the host"
+    )]
+    NeedsContainer { file: String, line: usize, col: usize, job: String, key: String },
     #[error("input '{0}' is required")]
     MissingInput(String),
     #[error("could not prepare the runner's temporary directory {path}")]
@@ -169,6 +176,15 @@ pub fn run_workflow(
     )
     .map_err(RunError::Filtered)?;
     let jobs = select_jobs(wf, ctx.only_job.as_deref())?;
+    if let Some((job, k)) = jobs.iter().find_map(|j| j.container_key.as_ref().map(|k| (j, k))) {
+        return Err(RunError::NeedsContainer {
+            file: wf.file.clone(),
+            line: k.pos.line,
+            col: k.pos.col,
+            job: job.id.clone(),
+            key: k.value.clone(),
+        });
+    }
     let inputs = inputs_context(wf, ctx)?;
     let temp = std::env::temp_dir().join(format!("cloudlet-ci-{}-{}", ctx.run_id, std::process::id()));
     std::fs::create_dir_all(temp.join("_runner_file_commands"))
@@ -222,7 +238,13 @@ pub fn run_workflow(
     let mut reports: Vec<(usize, usize, JobReport)> = Vec::new();
     let (tx, rx) = mpsc::channel::<LegDone>();
 
+    let mut cancel_seen = false;
     loop {
+        if !cancel_seen && ctx.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) {
+            cancel_seen = true;
+            shared.log("run", "Cancelling the run");
+            sched.cancel_run();
+        }
         let now = clock.now();
         let actions = sched.poll(now);
         let mut progressed = !actions.is_empty();
@@ -289,6 +311,8 @@ pub fn run_workflow(
             Some(d) => Duration::from_nanos(d.as_unix_nanos().saturating_sub(clock.now().as_unix_nanos())),
             None => Duration::from_secs(3600),
         };
+        // Wake at least every 100 ms to notice a cancelled run.
+        let wait = if ctx.cancel.is_some() { wait.min(Duration::from_millis(100)) } else { wait };
         match rx.recv_timeout(wait.max(Duration::from_millis(1))) {
             Ok(done) => record(done, &mut sched, &plans, &mut leg_outputs, &mut job_outputs, &mut reports, &jobs),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -967,6 +991,11 @@ fn run_step(
     if cmd.program == "python" && !shell::on_path("python", &path) && shell::on_path("python3", &path) {
         cmd.program = "python3".to_owned();
     }
+    let resolved = std::env::split_paths(&path)
+        .map(|d| d.join(&cmd.program))
+        .find(|p| p.is_file())
+        .map_or_else(|| cmd.program.clone(), |p| p.to_string_lossy().into_owned());
+    shared.log(&st.name, &format!("shell: {resolved} {}", cmd.args.join(" ")));
     let n = shared.next_id();
     let files = shared.temp.join("_runner_file_commands");
     let file = |prefix: &str| files.join(format!("{prefix}_{n}"));

@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Subcommand};
 use cloudlet_ci::expr::{Object, Value};
@@ -151,6 +152,7 @@ fn run_command(args: RunArgs) -> Result<(), ()> {
         run_id,
         run_number: 1,
         changed_paths: (args.event == "push").then(|| changed_files(&dir)).flatten(),
+        cancel: Some(cancel_on_ctrl_c()),
     };
     let report = match run_workflow(&wf, &ctx, clock, Arc::new(StderrLog)) {
         Ok(r) => r,
@@ -254,6 +256,26 @@ impl GitInfo {
             .unwrap_or_else(|| "main".to_owned());
         GitInfo { sha, git_ref, repository, actor, default_branch }
     }
+}
+
+/// A flag set by the first Ctrl-C (the run is cancelled as on GitHub:
+/// steps get SIGINT, `always()` jobs still run); a second Ctrl-C exits.
+fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_io().build() else { return };
+        rt.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                set.store(true, Ordering::SeqCst);
+                let _ = writeln!(std::io::stderr(), "cancelling the run (Ctrl-C again to exit at once)");
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        });
+    });
+    flag
 }
 
 /// The files the last commit changed (all of them for a first commit).

@@ -65,3 +65,30 @@ fn bad_workflows_name_file_line_col_and_run_nothing() {
     );
     assert!(!dir.path().join("ran").exists(), "a step ran despite the invalid workflow");
 }
+
+#[test]
+fn container_jobs_are_refused_before_anything_runs() {
+    let dir = repo(
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: touch ran\n  db:\n    runs-on: x\n    services:\n      pg: {image: postgres}\n    steps:\n      - run: touch ran\n",
+    );
+    let (ok, _, stderr) = run(dir.path(), &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(".github/workflows/ci.yml:9:5: job 'db' uses `services`, which needs a container runtime"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("ran").exists());
+}
+
+#[test]
+fn branch_filters_decide_whether_the_workflow_runs() {
+    let dir = repo(
+        "on:\n  push:\n    branches: ['releases/**']\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: touch ran\n",
+    );
+    let (ok, _, stderr) = run(dir.path(), &["--ref", "refs/heads/main"]);
+    assert!(!ok);
+    assert!(stderr.contains("branch 'main' matches none of on.push.branches"), "{stderr}");
+    let (ok, _, stderr) = run(dir.path(), &["--ref", "refs/heads/releases/v1/rc"]);
+    assert!(ok, "{stderr}");
+    assert!(dir.path().join("ran").exists());
+}
