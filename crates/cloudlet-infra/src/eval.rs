@@ -246,7 +246,8 @@ impl<'a> Evaluator<'a> {
                 if let [Element::Interpolation(i)] = elements.as_slice() {
                     return self.eval(&i.expr);
                 }
-                self.template(&elements)
+                let nodes = lower_heredoc(&elements, h.indent());
+                self.render_nodes(&nodes)
             }
             Expression::Parenthesis(p) => self.eval(p.inner()),
             Expression::Variable(id) => self.variable(id.value().as_str(), &[], span_of(e)).map(|(v, _)| v),
@@ -667,11 +668,15 @@ impl<'a> Evaluator<'a> {
     }
 
     fn template(&mut self, elements: &[&Element]) -> Result<Value> {
-        let nodes = lower_template(elements);
+        let nodes = lower_template(elements, None);
+        self.render_nodes(&nodes)
+    }
+
+    fn render_nodes(&mut self, nodes: &[TNode<'_>]) -> Result<Value> {
         let mut out = String::new();
         let mut marked = false;
         let mut unknown = false;
-        self.render(&nodes, &mut out, &mut marked, &mut unknown)?;
+        self.render(nodes, &mut out, &mut marked, &mut unknown)?;
         if unknown {
             return Ok(Value::Unknown(Type::String).mark_if(marked));
         }
@@ -809,18 +814,127 @@ fn strip_first(nodes: &mut [TNode<'_>]) {
     }
 }
 
-fn lower_template<'e>(elements: &[&'e Element]) -> Vec<TNode<'e>> {
-    let mut out: Vec<TNode<'e>> = Vec::new();
-    let mut strip_next = false;
-    for el in elements {
+/// A heredoc's template as HCL sees it: literals split into one token per
+/// line, strip markers applied to those tokens, then (for `<<-`) the
+/// smallest indentation of the tokens that start a line removed from each
+/// of them. hcl-edit has already dedented the top-level literals by
+/// `indent`; that indentation is put back first so the strip markers see
+/// the original text.
+fn lower_heredoc<'e>(elements: &[&'e Element], indent: Option<usize>) -> Vec<TNode<'e>> {
+    let Some(indent) = indent else {
+        let raw: Vec<Option<String>> = elements
+            .iter()
+            .map(|e| match e {
+                Element::Literal(s) => Some(s.value().clone()),
+                _ => None,
+            })
+            .collect();
+        return lower_template(elements, Some(&raw));
+    };
+    let pad = " ".repeat(indent);
+    let mut raw = Vec::with_capacity(elements.len());
+    let mut line_start = true;
+    for (i, el) in elements.iter().enumerate() {
         match el {
             Element::Literal(s) => {
-                let mut text = s.value().clone();
-                if strip_next {
-                    text = text.trim_start().to_owned();
+                let text = s.value();
+                let mut restored = String::with_capacity(text.len() + indent * 4);
+                for (n, piece) in text.split_inclusive('\n').enumerate() {
+                    let at_start = n > 0 || line_start;
+                    if at_start && piece != "\n" {
+                        restored.push_str(&pad);
+                    }
+                    restored.push_str(piece);
+                }
+                // A line that held only the indentation before a directive or
+                // interpolation was dedented to nothing.
+                let ends_at_line_start = if text.is_empty() { line_start } else { text.ends_with('\n') };
+                if ends_at_line_start && i + 1 < elements.len() {
+                    restored.push_str(&pad);
+                }
+                line_start = false;
+                raw.push(Some(restored));
+            }
+            _ => {
+                line_start = false;
+                raw.push(None);
+            }
+        }
+    }
+    let mut nodes = lower_template(elements, Some(&raw));
+    let mut min: Option<usize> = None;
+    visit_line_starts(&mut nodes, &mut true, &mut |s: &mut String| {
+        if s.ends_with('\n') && s.trim().is_empty() {
+            return;
+        }
+        let n = s.chars().take_while(|c| *c == ' ' || *c == '\t').count();
+        min = Some(min.map_or(n, |m| m.min(n)));
+    });
+    if let Some(min) = min.filter(|m| *m > 0) {
+        visit_line_starts(&mut nodes, &mut true, &mut |s: &mut String| {
+            let strip = s.chars().take(min).take_while(|c| *c == ' ' || *c == '\t').count();
+            s.drain(..strip);
+        });
+    }
+    nodes
+}
+
+/// Calls `f` on every literal token that starts a line, in source order.
+fn visit_line_starts(nodes: &mut [TNode<'_>], at_start: &mut bool, f: &mut dyn FnMut(&mut String)) {
+    for node in nodes {
+        match node {
+            TNode::Lit(s) => {
+                if *at_start {
+                    f(s);
+                }
+                *at_start = s.ends_with('\n');
+            }
+            TNode::Interp(_) => *at_start = false,
+            TNode::If { then, otherwise, .. } => {
+                *at_start = false;
+                visit_line_starts(then, at_start, f);
+                *at_start = false;
+                visit_line_starts(otherwise, at_start, f);
+                *at_start = false;
+            }
+            TNode::For { body, .. } => {
+                *at_start = false;
+                visit_line_starts(body, at_start, f);
+                *at_start = false;
+            }
+        }
+    }
+}
+
+/// Lowers template elements. With `lines` (heredocs: the text of each
+/// top-level literal), every literal becomes one token per line, as HCL
+/// scans heredocs; strip markers then reach only the adjacent line.
+fn lower_template<'e>(elements: &[&'e Element], lines: Option<&[Option<String>]>) -> Vec<TNode<'e>> {
+    let mut out: Vec<TNode<'e>> = Vec::new();
+    let mut strip_next = false;
+    for (idx, el) in elements.iter().enumerate() {
+        match el {
+            Element::Literal(s) => {
+                let Some(lines) = lines else {
+                    let mut text = s.value().clone();
+                    if strip_next {
+                        text = text.trim_start().to_owned();
+                    }
+                    strip_next = false;
+                    out.push(TNode::Lit(text));
+                    continue;
+                };
+                let text = lines.get(idx).cloned().flatten().unwrap_or_else(|| s.value().clone());
+                let mut first = true;
+                for piece in text.split_inclusive('\n') {
+                    let piece = if first && strip_next { piece.trim_start().to_owned() } else { piece.to_owned() };
+                    first = false;
+                    out.push(TNode::Lit(piece));
+                }
+                if text.is_empty() {
+                    out.push(TNode::Lit(String::new()));
                 }
                 strip_next = false;
-                out.push(TNode::Lit(text));
             }
             Element::Interpolation(i) => {
                 if i.strip.strip_start() {
@@ -834,7 +948,7 @@ fn lower_template<'e>(elements: &[&'e Element]) -> Vec<TNode<'e>> {
                     if d.if_expr.strip.strip_start() {
                         strip_last(&mut out);
                     }
-                    let mut then = lower_template(&template_elements(&d.if_expr.template));
+                    let mut then = lower_nested(&d.if_expr.template, lines.is_some());
                     if d.if_expr.strip.strip_end() {
                         strip_first(&mut then);
                     }
@@ -843,7 +957,7 @@ fn lower_template<'e>(elements: &[&'e Element]) -> Vec<TNode<'e>> {
                         if e.strip.strip_start() {
                             strip_last(&mut then);
                         }
-                        otherwise = lower_template(&template_elements(&e.template));
+                        otherwise = lower_nested(&e.template, lines.is_some());
                         if e.strip.strip_end() {
                             strip_first(&mut otherwise);
                         }
@@ -861,7 +975,7 @@ fn lower_template<'e>(elements: &[&'e Element]) -> Vec<TNode<'e>> {
                     if fe.strip.strip_start() {
                         strip_last(&mut out);
                     }
-                    let mut body = lower_template(&template_elements(&fe.template));
+                    let mut body = lower_nested(&fe.template, lines.is_some());
                     if fe.strip.strip_end() {
                         strip_first(&mut body);
                     }
@@ -882,8 +996,21 @@ fn lower_template<'e>(elements: &[&'e Element]) -> Vec<TNode<'e>> {
     out
 }
 
-fn template_elements(t: &Template) -> Vec<&Element> {
-    t.iter().collect()
+/// A directive's body: split into lines when the outer template is.
+fn lower_nested(t: &Template, lines: bool) -> Vec<TNode<'_>> {
+    let elements: Vec<&Element> = t.iter().collect();
+    if lines {
+        let raw: Vec<Option<String>> = elements
+            .iter()
+            .map(|e| match e {
+                Element::Literal(s) => Some(s.value().clone()),
+                _ => None,
+            })
+            .collect();
+        lower_template(&elements, Some(&raw))
+    } else {
+        lower_template(&elements, None)
+    }
 }
 
 /// An operand converted to the operator's type, or Terraform's "Invalid
@@ -1191,5 +1318,63 @@ pub fn arg_count_error(
             format!("Function \"{name}\" expects only {} argument(s).", params.len()),
             span,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::funcs::FuncContext;
+    use crate::module::ModuleScope;
+
+    /// Heredocs with and without `<<-`, with strip markers, as Terraform
+    /// 1.0.3 evaluates them (its answers, by `jsonencode`).
+    #[test]
+    fn heredocs_dedent_and_strip_like_terraform() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("main.tf"), include_str!("../tests/it/data/heredocs.tf")).expect("write");
+        let m = ModuleScope::load(dir.path(), &[], &[], FuncContext::default(), "default").expect("loads");
+        let json = |name: &str| {
+            let v = crate::console::eval_line(&format!("jsonencode(local.{name})"), &m, &FuncContext::default())
+                .expect("evaluates");
+            v.as_str().expect("string").to_owned()
+        };
+        assert_eq!(json("a"), r#""x\n  y\nz\n""#);
+        assert_eq!(json("b"), r#""    x\n\n    y\n\n""#);
+        assert_eq!(json("c"), r#""x\n    y\n""#);
+        assert_eq!(json("d"), r#""  a b\n  c\n""#);
+        assert_eq!(json("e"), r#""i\n  j\n""#);
+        assert_eq!(json("f"), r#""xyz\n""#);
+        assert_eq!(json("g"), r#""one\n\ntwo\n""#);
+        assert_eq!(json("h"), r#""    a-1\n    a-2\n""#);
+    }
+
+    #[test]
+    fn references_resolve_through_the_scope() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("main.tf"),
+            "variable \"v\" { default = { k = [1, 2] } }\nlocals {\n  l = var.v.k[*]\n  w = terraform.workspace\n}\n",
+        )
+        .expect("write");
+        let m = ModuleScope::load(dir.path(), &[], &[], FuncContext::default(), "staging").expect("loads");
+        let show = |src: &str| {
+            crate::format::format_value(
+                &crate::console::eval_line(src, &m, &FuncContext::default()).expect("evaluates"),
+            )
+        };
+        assert_eq!(show("local.l"), "[\n  1,\n  2,\n]");
+        assert_eq!(show("local.w"), "\"staging\"");
+        assert_eq!(show("var.v.k[1] + length(local.l)"), "4");
+    }
+
+    #[test]
+    fn impure_functions_are_unknown_while_planning() {
+        let ctx = FuncContext { planning: true, ..FuncContext::default() };
+        let v = crate::console::eval_line("\"id-${uuid()}\"", &crate::eval::EmptyScope::default(), &ctx)
+            .expect("evaluates");
+        assert_eq!(crate::format::format_value(&v), "(known after apply)");
+        let v = crate::console::eval_line("length([timestamp()])", &crate::eval::EmptyScope::default(), &ctx)
+            .expect("evaluates");
+        assert_eq!(crate::format::format_value(&v), "1");
     }
 }

@@ -4,7 +4,9 @@
 //! (`config`), Terraform's value model (`value`, `number`, `convert`), the
 //! expression evaluator (`eval`), the built-in functions (`funcs`), and the
 //! console (`console`) with Terraform's value printing (`format`).
-//! The engine (graph, plan, apply), state and backends build on these.
+//! `module` is the first piece of the engine: the root module's variables
+//! (with tfvars precedence) and locals as a `Scope`. The rest of the engine
+//! (graph, plan, apply), state and backends build on these.
 
 pub mod config;
 pub mod console;
@@ -13,5 +15,6 @@ pub mod diag;
 pub mod eval;
 pub mod format;
 pub mod funcs;
+pub mod module;
 pub mod number;
 pub mod value;

@@ -2,7 +2,8 @@
 //! line, with Terraform's single-dash flags (double-dash accepted too).
 //!
 //! Only the wiring lives here: flags → settings → a call into
-//! `cloudlet-infra`. Today the command is `console`.
+//! `cloudlet-infra`. Today the command is `console` (with `-var`,
+//! `-var-file` and the configuration's variables and locals).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use clap::Args;
 use cloudlet_core::{Clock as _, SystemClock};
 use cloudlet_infra::eval::EmptyScope;
 use cloudlet_infra::funcs::FuncContext;
+use cloudlet_infra::module::{ModuleScope, VarArg};
 
 #[derive(Debug, Args)]
 pub(crate) struct InfraArgs {
@@ -51,15 +53,11 @@ pub(crate) fn run(args: InfraArgs) -> Result<(), ()> {
     let Some((command, options)) = rest.split_first() else {
         return usage_error("no command given");
     };
-    if let Some(dir) = &chdir {
-        if let Err(err) = std::env::set_current_dir(dir) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "Error handling -chdir option: chdir {}: {err}",
-                dir.display()
-            );
-            return Err(());
-        }
+    if let Some(dir) = &chdir
+        && let Err(err) = std::env::set_current_dir(dir)
+    {
+        let _ = writeln!(std::io::stderr(), "Error handling -chdir option: chdir {}: {err}", dir.display());
+        return Err(());
     }
     match command.as_str() {
         "console" => console(options),
@@ -73,9 +71,21 @@ fn usage_error(message: &str) -> Result<(), ()> {
 }
 
 fn console(options: &[String]) -> Result<(), ()> {
-    for option in options {
+    let mut var_args = Vec::new();
+    let mut iter = options.iter();
+    while let Some(option) = iter.next() {
         match flag(option) {
             Some(("no-color", None)) => {}
+            Some(("var", Some(kv))) => var_args.push(VarArg::Var(kv.to_owned())),
+            Some(("var-file", Some(path))) => var_args.push(VarArg::File(path.to_owned())),
+            Some(("var", None)) => match iter.next() {
+                Some(kv) => var_args.push(VarArg::Var(kv.clone())),
+                None => return usage_error("flag needs an argument: -var"),
+            },
+            Some(("var-file", None)) => match iter.next() {
+                Some(path) => var_args.push(VarArg::File(path.clone())),
+                None => return usage_error("flag needs an argument: -var-file"),
+            },
             _ => return usage_error(&format!("console does not take {option:?} yet")),
         }
     }
@@ -86,16 +96,43 @@ fn console(options: &[String]) -> Result<(), ()> {
         .map(|w| w.trim().to_owned())
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "default".to_owned());
-    let scope = EmptyScope { workspace, cwd: cwd.to_string_lossy().into_owned() };
     let now_secs = SystemClock::new().now().as_unix_secs();
     let ctx = FuncContext {
-        base_dir: cwd,
+        base_dir: cwd.clone(),
         planning: false,
         now_rfc3339: Some(cloudlet_infra::funcs::rfc3339_utc(i64::try_from(now_secs).unwrap_or(i64::MAX))),
         console: true,
     };
+    let has_config = std::fs::read_dir(&cwd).is_ok_and(|rd| {
+        rd.filter_map(Result::ok).any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.ends_with(".tf") || name.ends_with(".tf.json")
+        })
+    });
+    let module;
+    let empty;
+    let scope: &dyn cloudlet_infra::eval::Scope = if has_config {
+        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("TF_VAR_")).collect();
+        match ModuleScope::load(&cwd, &env, &var_args, ctx.clone(), &workspace) {
+            Ok(m) => {
+                module = m;
+                &module
+            }
+            Err(load) => {
+                for (file, d) in load.diagnostics {
+                    let location = file.unwrap_or_else(|| "the command line".to_owned());
+                    let _ = std::io::stderr().write_all(d.render_plain(&location, None).as_bytes());
+                }
+                return Err(());
+            }
+        }
+    } else {
+        empty = EmptyScope { workspace, cwd: cwd.to_string_lossy().into_owned() };
+        &empty
+    };
     let stdin = std::io::stdin();
-    let code = cloudlet_infra::console::run(&mut stdin.lock(), &mut std::io::stdout(), &mut std::io::stderr(), &scope, &ctx);
+    let code =
+        cloudlet_infra::console::run(&mut stdin.lock(), &mut std::io::stdout(), &mut std::io::stderr(), scope, &ctx);
     match code {
         Ok(0) => Ok(()),
         Ok(_) => Err(()),

@@ -130,6 +130,26 @@ fn lookup(name: &str) -> Option<Func> {
         .or_else(|| typeconv(name))
 }
 
+/// A JSON document (already parsed) as Terraform values: objects, tuples,
+/// numbers at 512 bits.
+pub fn json_to_value(j: &serde_json::Value) -> Value {
+    match j {
+        serde_json::Value::Null => Value::Null(Type::Dynamic),
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            crate::number::Number::parse(&n.to_string()).map_or(Value::Null(Type::Number), Value::Number)
+        }
+        serde_json::Value::String(s) => Value::string(s.clone()),
+        serde_json::Value::Array(items) => Value::Tuple(items.iter().map(json_to_value).collect()),
+        serde_json::Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect()),
+    }
+}
+
+/// Parses JSON text into Terraform values, keeping every digit of numbers.
+pub fn parse_json(text: &str) -> Result<Value, String> {
+    json::parse(text)
+}
+
 /// Is `name` a function cloudlet knows?
 pub fn exists(name: &str) -> bool {
     lookup(name).is_some() || name == "try" || name == "can"

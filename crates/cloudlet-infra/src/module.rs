@@ -1,0 +1,465 @@
+//! The root module's input variables and local values, as a [`Scope`].
+//!
+//! Variables get their values with Terraform's precedence (later wins):
+//! the declared default, `TF_VAR_<name>` environment variables,
+//! `terraform.tfvars`, `terraform.tfvars.json`, `*.auto.tfvars` and
+//! `*.auto.tfvars.json` in lexical order, then `-var` and `-var-file` in
+//! command-line order. Each value is converted to the declared type
+//! constraint. Locals are evaluated when first referenced, once, with
+//! cycle detection.
+//!
+//! This is the first piece of the engine: resources, data sources, module
+//! calls and outputs join the same scope later.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::Path;
+
+use hcl_edit::expr::{Expression, ObjectKey};
+use hcl_edit::structure::{Body, Structure};
+
+use crate::config::{FileBody, SourceFile};
+use crate::convert::convert;
+use crate::diag::Diagnostic;
+use crate::eval::{Evaluator, Scope, undeclared};
+use crate::funcs::FuncContext;
+use crate::value::{Type, Value};
+
+/// A value given for a variable from outside the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarArg {
+    /// `-var 'name=value'`.
+    Var(String),
+    /// `-var-file=path`.
+    File(String),
+}
+
+/// A declared input variable.
+#[derive(Debug, Clone)]
+struct Variable {
+    ty: Type,
+    default: Option<Value>,
+    sensitive: bool,
+    nullable: bool,
+}
+
+/// The root module: variables (with their final values) and locals.
+pub struct ModuleScope {
+    files: Vec<SourceFile>,
+    vars: BTreeMap<String, Value>,
+    locals: HashMap<String, (usize, Expression)>,
+    memo: RefCell<HashMap<String, Value>>,
+    in_progress: RefCell<Vec<String>>,
+    ctx: FuncContext,
+    workspace: String,
+    cwd: String,
+}
+
+impl std::fmt::Debug for ModuleScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModuleScope").field("vars", &self.vars).finish_non_exhaustive()
+    }
+}
+
+/// Loading failed: the diagnostics, each with the file it is about.
+#[derive(Debug)]
+pub struct LoadError {
+    pub diagnostics: Vec<(Option<String>, Diagnostic)>,
+}
+
+fn err(file: Option<&Path>, d: Diagnostic) -> LoadError {
+    LoadError { diagnostics: vec![(file.map(|p| p.display().to_string()), d)] }
+}
+
+impl ModuleScope {
+    /// Loads the module in `dir` and resolves its variables from `env`
+    /// (`TF_VAR_*`), the tfvars files in `dir` and `args`.
+    pub fn load(
+        dir: &Path,
+        env: &[(String, String)],
+        args: &[VarArg],
+        ctx: FuncContext,
+        workspace: &str,
+    ) -> Result<ModuleScope, LoadError> {
+        let files = crate::config::load_dir(dir).map_err(|failures| LoadError {
+            diagnostics: failures.into_iter().map(|f| (Some(f.path.display().to_string()), f.diagnostic)).collect(),
+        })?;
+        let empty = crate::eval::EmptyScope::default();
+        let mut declared: BTreeMap<String, Variable> = BTreeMap::new();
+        let mut locals = HashMap::new();
+        for (fi, file) in files.iter().enumerate() {
+            match &file.body {
+                FileBody::Hcl(body) => {
+                    for structure in body.iter() {
+                        let Structure::Block(block) = structure else { continue };
+                        match block.ident.value().as_str() {
+                            "variable" => {
+                                let Some(name) = block.labels.first().map(|l| l.as_str().to_owned()) else { continue };
+                                let v =
+                                    decode_variable(&block.body, &empty, &ctx).map_err(|d| err(Some(&file.path), d))?;
+                                declared.insert(name, v);
+                            }
+                            "locals" => {
+                                for structure in block.body.iter() {
+                                    if let Structure::Attribute(attr) = structure {
+                                        locals.insert(attr.key.value().as_str().to_owned(), (fi, attr.value.clone()));
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                FileBody::Json(json) => {
+                    if let Some(vars) = json.get("variable").and_then(|v| v.as_object()) {
+                        for (name, spec) in vars {
+                            let default = spec.get("default").map(crate::funcs::json_to_value);
+                            declared.insert(
+                                name.clone(),
+                                Variable { ty: Type::Dynamic, default, sensitive: false, nullable: true },
+                            );
+                        }
+                    }
+                }
+            }
+        }
+
+        // Raw values by precedence; later sources overwrite earlier ones.
+        let mut raw: BTreeMap<String, Value> = BTreeMap::new();
+        for (key, value) in env {
+            if let Some(name) = key.strip_prefix("TF_VAR_")
+                && let Some(var) = declared.get(name)
+            {
+                raw.insert(name.to_owned(), raw_string_value(value, &var.ty, &empty, &ctx).map_err(|d| err(None, d))?);
+            }
+        }
+        let mut auto: Vec<String> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                    .filter(|n| n.ends_with(".auto.tfvars") || n.ends_with(".auto.tfvars.json"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        auto.sort();
+        let mut var_files: Vec<String> = ["terraform.tfvars", "terraform.tfvars.json"]
+            .iter()
+            .filter(|n| dir.join(n).is_file())
+            .map(|n| (*n).to_owned())
+            .collect();
+        var_files.extend(auto);
+        for name in &var_files {
+            read_var_file(&dir.join(name), &mut raw, &empty, &ctx)?;
+        }
+        for arg in args {
+            match arg {
+                VarArg::Var(kv) => {
+                    let Some((name, value)) = kv.split_once('=') else {
+                        return Err(err(
+                            None,
+                            Diagnostic::new(
+                                "Invalid -var option",
+                                format!(
+                                    "The given -var option {} is not correctly specified. Must be a variable name and value separated by an equals sign, like -var=\"key=value\".",
+                                    crate::format::quote(kv)
+                                ),
+                                None,
+                            ),
+                        ));
+                    };
+                    let ty = declared.get(name).map_or(Type::Dynamic, |v| v.ty.clone());
+                    raw.insert(name.to_owned(), raw_string_value(value, &ty, &empty, &ctx).map_err(|d| err(None, d))?);
+                }
+                VarArg::File(path) => read_var_file(&dir.join(path), &mut raw, &empty, &ctx)?,
+            }
+        }
+
+        let mut vars = BTreeMap::new();
+        for (name, var) in &declared {
+            let given = raw.get(name).cloned().filter(|v| !v.is_null() || var.nullable);
+            let value = match (given, &var.default) {
+                (Some(v), _) => v,
+                (None, Some(d)) => d.clone(),
+                (None, None) => {
+                    return Err(err(
+                        None,
+                        Diagnostic::new(
+                            "No value for required variable",
+                            format!(
+                                "The root module input variable {} is not set, and has no default value. Use a -var or -var-file command line argument to provide a value for this variable.",
+                                crate::format::quote(name)
+                            ),
+                            None,
+                        ),
+                    ));
+                }
+            };
+            let converted = convert(&value, &var.ty).map_err(|e| {
+                err(
+                    None,
+                    Diagnostic::new(
+                        "Invalid value for input variable",
+                        format!("The given value is not suitable for var.{name}: {}.", e.full()),
+                        None,
+                    ),
+                )
+            })?;
+            vars.insert(name.clone(), converted.mark_if(var.sensitive));
+        }
+        Ok(ModuleScope {
+            files,
+            vars,
+            locals,
+            memo: RefCell::new(HashMap::new()),
+            in_progress: RefCell::new(Vec::new()),
+            ctx,
+            workspace: workspace.to_owned(),
+            cwd: dir.display().to_string(),
+        })
+    }
+
+    /// The final value of each declared variable.
+    pub fn variables(&self) -> &BTreeMap<String, Value> {
+        &self.vars
+    }
+
+    /// The source files, for quoting lines in diagnostics.
+    pub fn files(&self) -> &[SourceFile] {
+        &self.files
+    }
+
+    fn local(&self, name: &str, span: Option<Range<usize>>) -> Result<Value, Diagnostic> {
+        if let Some(v) = self.memo.borrow().get(name) {
+            return Ok(v.clone());
+        }
+        let Some((_, expr)) = self.locals.get(name) else {
+            return undeclared("local", &[name.to_owned()], span, |_| None).map(|(v, _)| v);
+        };
+        if self.in_progress.borrow().iter().any(|n| n == name) {
+            let mut cycle: Vec<String> = self.in_progress.borrow().iter().map(|n| format!("local.{n}")).collect();
+            cycle.push(format!("local.{name}"));
+            return Err(Diagnostic::new("Cycle", cycle.join(", "), span));
+        }
+        self.in_progress.borrow_mut().push(name.to_owned());
+        let result = Evaluator::new(self, &self.ctx).eval(expr);
+        self.in_progress.borrow_mut().pop();
+        let v = result?;
+        self.memo.borrow_mut().insert(name.to_owned(), v.clone());
+        Ok(v)
+    }
+}
+
+impl Scope for ModuleScope {
+    fn resolve(&self, root: &str, attrs: &[String], span: Option<Range<usize>>) -> Result<(Value, usize), Diagnostic> {
+        match (root, attrs.first()) {
+            ("var", Some(name)) if self.vars.contains_key(name) => Ok((self.vars[name].clone(), 1)),
+            ("local", Some(name)) if self.locals.contains_key(name) => self.local(name, span).map(|v| (v, 1)),
+            _ => undeclared(root, attrs, span, |name| match (root, name) {
+                ("terraform", "workspace") => Some(Value::string(self.workspace.clone())),
+                ("path", "module" | "root") => Some(Value::string(".")),
+                ("path", "cwd") => Some(Value::string(self.cwd.clone())),
+                _ => None,
+            }),
+        }
+    }
+}
+
+fn attribute<'b>(body: &'b Body, name: &str) -> Option<&'b Expression> {
+    body.iter().find_map(|s| match s {
+        Structure::Attribute(a) if a.key.value().as_str() == name => Some(&a.value),
+        _ => None,
+    })
+}
+
+fn decode_variable(body: &Body, scope: &dyn Scope, ctx: &FuncContext) -> Result<Variable, Diagnostic> {
+    let ty = match attribute(body, "type") {
+        Some(e) => type_constraint(e)?,
+        None => Type::Dynamic,
+    };
+    let default = match attribute(body, "default") {
+        Some(e) => {
+            let v = Evaluator::new(scope, ctx).eval(e)?;
+            Some(convert(&v, &ty).map_err(|c| {
+                Diagnostic::new(
+                    "Invalid default value for variable",
+                    format!("This default value is not compatible with the variable's type constraint: {}.", c.full()),
+                    hcl_edit::Span::span(e),
+                )
+            })?)
+        }
+        None => None,
+    };
+    let flag = |name: &str| -> Result<bool, Diagnostic> {
+        match attribute(body, name) {
+            Some(e) => Ok(Evaluator::new(scope, ctx).eval(e)?.as_bool().unwrap_or(false)),
+            None => Ok(false),
+        }
+    };
+    let nullable = match attribute(body, "nullable") {
+        Some(e) => Evaluator::new(scope, ctx).eval(e)?.as_bool().unwrap_or(true),
+        None => true,
+    };
+    Ok(Variable { ty, default, sensitive: flag("sensitive")?, nullable })
+}
+
+/// A type constraint expression (`string`, `list(number)`, `object({...})`).
+pub fn type_constraint(e: &Expression) -> Result<Type, Diagnostic> {
+    let bad = |msg: &str| Diagnostic::new("Invalid type specification", msg, hcl_edit::Span::span(e));
+    match e {
+        Expression::Variable(id) => match id.value().as_str() {
+            "string" => Ok(Type::String),
+            "number" => Ok(Type::Number),
+            "bool" => Ok(Type::Bool),
+            "any" => Ok(Type::Dynamic),
+            "list" | "set" | "map" => Err(bad(&format!(
+                "The {0} type constructor requires one argument specifying the element type.",
+                id.value().as_str()
+            ))),
+            other => {
+                Err(bad(&format!("The keyword {} is not a valid type specification.", crate::format::quote(other))))
+            }
+        },
+        Expression::Parenthesis(p) => type_constraint(p.inner()),
+        Expression::FuncCall(call) => {
+            let name = call.name.name.value().as_str();
+            let args: Vec<&Expression> = call.args.iter().collect();
+            match (name, args.as_slice()) {
+                ("list", [t]) => Ok(Type::List(Box::new(type_constraint(t)?))),
+                ("set", [t]) => Ok(Type::Set(Box::new(type_constraint(t)?))),
+                ("map", [t]) => Ok(Type::Map(Box::new(type_constraint(t)?))),
+                ("object", [Expression::Object(obj)]) => {
+                    let mut attrs = BTreeMap::new();
+                    for (k, v) in obj.iter() {
+                        let key = match k {
+                            ObjectKey::Ident(id) => id.value().as_str().to_owned(),
+                            ObjectKey::Expression(Expression::Variable(id)) => id.value().as_str().to_owned(),
+                            ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
+                            _ => return Err(bad("Object constructor map keys must be attribute names.")),
+                        };
+                        attrs.insert(key, type_constraint(v.expr())?);
+                    }
+                    Ok(Type::Object(attrs))
+                }
+                ("tuple", [Expression::Array(items)]) => {
+                    Ok(Type::Tuple(items.iter().map(type_constraint).collect::<Result<_, _>>()?))
+                }
+                ("object", _) => Err(bad(
+                    "The object type constructor requires one argument specifying the attribute types as a map.",
+                )),
+                ("tuple", _) => {
+                    Err(bad("The tuple type constructor requires one argument specifying the element types as a list."))
+                }
+                (other, _) => {
+                    Err(bad(&format!("Keyword {} is not a valid type constructor.", crate::format::quote(other))))
+                }
+            }
+        }
+        _ => Err(bad(
+            "A type specification is either a primitive type keyword (bool, number, string) or a complex type constructor call, like list(string).",
+        )),
+    }
+}
+
+/// A value given as a string (`-var`, `TF_VAR_`): primitive types take the
+/// string as it is, other types parse it as an expression.
+fn raw_string_value(text: &str, ty: &Type, scope: &dyn Scope, ctx: &FuncContext) -> Result<Value, Diagnostic> {
+    if ty.is_primitive() {
+        return Ok(Value::string(text));
+    }
+    let expr = crate::config::parse_expression(text)?;
+    Evaluator::new(scope, ctx).eval(&expr)
+}
+
+fn read_var_file(
+    path: &Path,
+    raw: &mut BTreeMap<String, Value>,
+    scope: &dyn Scope,
+    ctx: &FuncContext,
+) -> Result<(), LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        err(
+            Some(path),
+            Diagnostic::new(
+                "Failed to read variables file",
+                format!("Given variables file {} does not exist: {e}.", path.display()),
+                None,
+            ),
+        )
+    })?;
+    if path.to_string_lossy().ends_with(".json") {
+        let json =
+            crate::funcs::parse_json(&text).map_err(|e| err(Some(path), Diagnostic::new("Invalid JSON", e, None)))?;
+        if let Value::Object(obj) = json {
+            raw.extend(obj);
+        }
+        return Ok(());
+    }
+    let body = hcl_edit::parser::parse_body(&text)
+        .map_err(|e| err(Some(path), Diagnostic::new("Invalid variables file syntax", e.message().to_owned(), None)))?;
+    for structure in body.iter() {
+        if let Structure::Attribute(attr) = structure {
+            let v = Evaluator::new(scope, ctx).eval(&attr.value).map_err(|d| err(Some(path), d))?;
+            raw.insert(attr.key.value().as_str().to_owned(), v);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_and_types() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("main.tf"),
+            r#"
+variable "a" { default = "default" }
+variable "b" { type = number }
+variable "c" { type = list(string) }
+variable "d" { type = map(number) }
+variable "s" {
+  default   = "secret"
+  sensitive = true
+}
+locals {
+  x = "${var.a}-${var.b}"
+  y = [for v in var.c : upper(v)]
+  z = local.x
+  loop1 = local.loop2
+  loop2 = local.loop1
+}
+"#,
+        )
+        .expect("write");
+        std::fs::write(dir.path().join("terraform.tfvars"), "a = \"tfvars\"\nb = 1\n").expect("write");
+        std::fs::write(dir.path().join("b.auto.tfvars"), "a = \"auto\"\n").expect("write");
+        std::fs::write(dir.path().join("extra.tfvars"), "d = { k = \"5\" }\n").expect("write");
+        let env = vec![("TF_VAR_b".to_owned(), "7".to_owned()), ("TF_VAR_c".to_owned(), "[\"p\", \"q\"]".to_owned())];
+        let args = vec![VarArg::File("extra.tfvars".into()), VarArg::Var("b=9".into())];
+        let m = ModuleScope::load(dir.path(), &env, &args, FuncContext::default(), "default").expect("loads");
+        let show = |src: &str| match crate::console::eval_line(src, &m, &FuncContext::default()) {
+            Ok(v) => crate::format::format_value(&v),
+            Err(d) => format!("error: {}: {}", d.summary, d.detail),
+        };
+        assert_eq!(show("var.a"), "\"auto\"");
+        assert_eq!(show("var.b"), "9");
+        assert_eq!(show("var.c"), "tolist([\n  \"p\",\n  \"q\",\n])");
+        assert_eq!(show("var.d"), "tomap({\n  \"k\" = 5\n})");
+        assert_eq!(show("var.s"), "(sensitive)");
+        assert_eq!(show("local.x"), "\"auto-9\"");
+        assert_eq!(show("local.y"), "[\n  \"P\",\n  \"Q\",\n]");
+        assert_eq!(show("local.z"), "\"auto-9\"");
+        assert!(show("local.loop1").starts_with("error: Cycle"), "{}", show("local.loop1"));
+        assert!(show("var.nosuch").contains("has not been declared"));
+    }
+
+    #[test]
+    fn required_variable_without_value_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("main.tf"), "variable \"x\" {}\n").expect("write");
+        let e = ModuleScope::load(dir.path(), &[], &[], FuncContext::default(), "default").expect_err("required");
+        assert_eq!(e.diagnostics[0].1.summary, "No value for required variable");
+    }
+}

@@ -1,0 +1,1 @@
+overridden = "auto-b"

@@ -1,0 +1,2 @@
+from_tfvars = [1, 2, 3]
+overridden  = "tfvars"
