@@ -14,5 +14,6 @@ pub mod matrix;
 pub mod runner;
 pub mod scheduler;
 pub mod shell;
+pub mod simulate;
 pub mod workflow;
 pub mod yaml;

@@ -888,8 +888,18 @@ fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (
     let env_ctx = merged_env(&shared.wf_env, &job_env, &st.env_added, &[]);
     st.contexts.set("env", pairs_object(&env_ctx));
     st.contexts.set("steps", Value::object(st.steps.clone()));
+    let secrets: Vec<String> = st
+        .contexts
+        .get("secrets")
+        .and_then(Value::as_object)
+        .map(|o| o.values().map(Value::to_display_string).filter(|v| !v.is_empty()).collect())
+        .unwrap_or_default();
     for (k, v) in &job.outputs {
         match eval_string(&v.value, &st.contexts, &[], &expr::NoHost) {
+            // As GitHub does: an output that may carry a secret is dropped.
+            Ok(s) if secrets.iter().any(|x| s.contains(x.as_str())) => {
+                shared.log(&st.name, &format!("Warning: Skip output '{k}' since it may contain secret."));
+            }
             Ok(s) => outputs.set(k, Value::String(s)),
             Err(e) => shared.log(&st.name, &format!("Error: outputs.{k}: {e}")),
         }
@@ -951,6 +961,17 @@ fn run_step(
     host: &StepHost<'_>,
 ) -> Result<(bool, Object), String> {
     let funcs = [crate::expr::HASH_FILES];
+    // github.action / GITHUB_ACTION: the step's id, else __run, __run_2, ….
+    st.run_count += 1;
+    let action = match &step.id {
+        Some(id) => id.value.clone(),
+        None if st.run_count == 1 => "__run".to_owned(),
+        None => format!("__run_{}", st.run_count),
+    };
+    if let Some(mut github) = st.contexts.get("github").and_then(Value::as_object).cloned() {
+        github.set("action", Value::string(&action));
+        st.contexts.set("github", Value::object(github));
+    }
     let prior_env = merged_env(&shared.wf_env, job_env, &st.env_added, &[]);
     st.contexts.set("env", pairs_object(&prior_env));
     let mut step_env = Vec::new();
@@ -1008,12 +1029,6 @@ fn run_step(
     std::fs::write(&script_path, format!("{}{script}{}", cmd.prelude, cmd.postlude))
         .map_err(|e| format!("{}: {e}", script_path.display()))?;
 
-    st.run_count += 1;
-    let action = match &step.id {
-        Some(id) => id.value.clone(),
-        None if st.run_count == 1 => "__run".to_owned(),
-        None => format!("__run_{}", st.run_count),
-    };
     let mut proc = Command::new(&cmd.program);
     proc.args(cmd.args_for(&script_path.to_string_lossy()))
         .current_dir(&cwd)
