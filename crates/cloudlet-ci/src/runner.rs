@@ -119,6 +119,8 @@ pub enum RunError {
         "{file}:{line}:{col}: job '{job}' uses `{key}`, which needs a container runtime; cloudlet ci runs jobs on the host"
     )]
     NeedsContainer { file: String, line: usize, col: usize, job: String, key: String },
+    #[error("{0}")]
+    Evaluation(String),
     #[error("input '{0}' is required")]
     MissingInput(String),
     #[error("could not prepare the runner's temporary directory {path}")]
@@ -206,7 +208,7 @@ pub fn run_workflow(
     let masks: Vec<String> = ctx.secrets.iter().map(|(_, v)| v.clone()).filter(|v| !v.is_empty()).collect();
 
     // Workflow env: github, secrets, inputs, vars.
-    let wf_env = eval_env(&wf.env, &base);
+    let wf_env = eval_env(&wf.env, &base).map_err(RunError::Evaluation)?;
 
     let nodes: Vec<JobNode> = jobs
         .iter()
@@ -659,11 +661,11 @@ fn eval_string(s: &str, contexts: &Object, functions: &[FunctionSig], host: &dyn
     expr::eval_template(s, contexts, functions, host).map(|v| v.to_display_string()).map_err(|e| e.to_string())
 }
 
-fn eval_env(env: &[(String, Node)], contexts: &Object) -> Vec<(String, String)> {
+fn eval_env(env: &[(String, Node)], contexts: &Object) -> Result<Vec<(String, String)>, String> {
     env.iter()
         .map(|(k, v)| {
-            let val = eval_node(v, contexts, &[], &expr::NoHost).map(|v| v.to_display_string()).unwrap_or_default();
-            (k.clone(), val)
+            let val = eval_node(v, contexts, &[], &expr::NoHost).map_err(|e| format!("env.{k}: {e}"))?;
+            Ok((k.clone(), val.to_display_string()))
         })
         .collect()
 }
@@ -811,7 +813,13 @@ fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (
         run_count: 0,
     };
     // Job env: github, needs, strategy, matrix, vars, secrets, inputs.
-    let job_env = eval_env(&job.env, &st.contexts);
+    let job_env = match eval_env(&job.env, &st.contexts) {
+        Ok(env) => env,
+        Err(e) => {
+            shared.log(&st.name, &format!("Error: {e}"));
+            return (LegOutcome::Failure, Object::new());
+        }
+    };
     let mut runner = Object::new();
     runner.set("name", Value::string("cloudlet"));
     runner.set("os", Value::string("Linux"));
@@ -991,11 +999,17 @@ fn run_step(
     let script = eval_string(&run.value, &st.contexts, &funcs, host)?;
     let shell_name = match &step.shell {
         Some(s) => Some(eval_string(&s.value, &st.contexts, &funcs, host)?),
-        None => job.defaults.shell.as_ref().map(|s| s.value.clone()).or_else(|| shared.defaults.0.clone()),
+        None => match &job.defaults.shell {
+            Some(s) => Some(eval_string(&s.value, &st.contexts, &funcs, host)?),
+            None => shared.defaults.0.clone(),
+        },
     };
     let wd = match &step.working_directory {
         Some(w) => Some(eval_string(&w.value, &st.contexts, &funcs, host)?),
-        None => job.defaults.working_directory.as_ref().map(|s| s.value.clone()).or_else(|| shared.defaults.1.clone()),
+        None => match &job.defaults.working_directory {
+            Some(w) => Some(eval_string(&w.value, &st.contexts, &funcs, host)?),
+            None => shared.defaults.1.clone(),
+        },
     };
     let cwd = match wd {
         Some(w) => shared.workspace.join(w),
@@ -1058,7 +1072,8 @@ fn run_step(
         }
         None => None,
     };
-    let ok = spawn_and_wait(&mut proc, &st.name, shared, cancel, timeout)?;
+    let mut commands = Commands::default();
+    let ok = spawn_and_wait(&mut proc, &st.name, shared, cancel, timeout, &mut commands)? && !commands.failed;
     let _ = std::fs::remove_file(&script_path);
 
     // File commands, processed after the step.
@@ -1080,6 +1095,9 @@ fn run_step(
         Err(e) => ok = file_command_failed(shared, &st.name, "GITHUB_ENV", &e),
     }
     let mut outputs = Object::new();
+    for (k, v) in commands.outputs {
+        outputs.set(k, Value::String(v));
+    }
     match envfile::parse_env_file(&read(&out_file)) {
         Ok(pairs) => {
             for (k, v) in pairs {
@@ -1113,6 +1131,7 @@ fn spawn_and_wait(
     shared: &Shared,
     cancel: &AtomicBool,
     timeout: Option<Duration>,
+    commands: &mut Commands,
 ) -> Result<bool, String> {
     use std::os::unix::process::CommandExt;
     proc.process_group(0);
@@ -1139,7 +1158,6 @@ fn spawn_and_wait(
     }
     drop(tx);
     let deadline = timeout.map(|t| shared.clock.now() + t);
-    let mut commands = Commands::default();
     let mut open = 2;
     let mut signals_sent = 0u8;
     let mut signalled_at: Option<Timestamp> = None;
@@ -1199,6 +1217,10 @@ fn spawn_and_wait(
 #[derive(Default)]
 struct Commands {
     stopped_until: Option<String>,
+    /// `::set-output name=…::` values (deprecated, still honoured).
+    outputs: Vec<(String, String)>,
+    /// A disabled command was used: the step fails.
+    failed: bool,
 }
 
 impl Commands {
@@ -1233,6 +1255,17 @@ impl Commands {
                 }
             }
             "stop-commands" => self.stopped_until = Some(message.to_owned()),
+            "set-output" => {
+                shared.log(leg, "Warning: The `set-output` command is deprecated and will be disabled soon. Please upgrade to using Environment Files. For more information see: https://github.blog/changelog/2022-10-11-github-actions-deprecating-save-state-and-set-output-commands/");
+                if let Some(name) = props.split(',').find_map(|p| p.trim().strip_prefix("name=")) {
+                    self.outputs.push((name.to_owned(), message.to_owned()));
+                }
+            }
+            "set-env" | "add-path" => {
+                shared.log(leg, &format!("Error: Unable to process command '{line}' successfully."));
+                shared.log(leg, &format!("Error: The `{name}` command is disabled. Please upgrade to using Environment Files or opt into unsecure command execution by setting the `ACTIONS_ALLOW_UNSECURE_COMMANDS` environment variable to `true`. For more information see: https://github.blog/changelog/2020-10-01-github-actions-deprecating-set-env-and-add-path-commands/"));
+                self.failed = true;
+            }
             "group" => shared.log(leg, &format!("▸ {message}")),
             "endgroup" => {}
             "debug" => {
