@@ -20,6 +20,23 @@ pub fn eval_line(src: &str, scope: &dyn Scope, ctx: &FuncContext) -> Result<Valu
     Evaluator::new(scope, ctx).eval(&expr)
 }
 
+/// Runs the console in a configuration: errors found while loading it go to
+/// `err`, followed on `out` by Terraform's warning that results may be
+/// unexpected, and the console runs with the failed values unknown.
+pub fn run_module(
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    module: &crate::module::ModuleScope,
+    ctx: &FuncContext,
+) -> std::io::Result<i32> {
+    if !module.startup_errors().is_empty() {
+        err.write_all(module.startup_errors().as_bytes())?;
+        out.write_all(b"\nWarning: Due to the problems above, some expressions may produce unexpected results.\n\n\n")?;
+    }
+    run(input, out, err, module, ctx)
+}
+
 /// Runs the console over `input`; returns the exit code.
 pub fn run(
     input: &mut dyn BufRead,

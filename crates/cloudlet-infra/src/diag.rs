@@ -30,13 +30,19 @@ impl Diagnostic {
     }
 
     /// The plain (`-no-color`) rendering: a blank line, `Error: summary`, a
-    /// blank line, the location lines, a blank line, the detail wrapped at
-    /// 78 columns, a blank line.
-    pub fn render_plain(&self, location: &str, source_line: Option<&str>) -> String {
+    /// blank line, the location lines (`on main.tf line 3, in locals:` and
+    /// the numbered source line, or "(source code not available)"), a blank
+    /// line, the detail wrapped at 78 columns, a blank line. Without a
+    /// location (a cycle) only the summary.
+    pub fn render_plain(&self, location: &str, source: Option<(usize, &str)>) -> String {
         let mut out = format!("\nError: {}\n\n", self.summary);
+        if location.is_empty() {
+            out.push('\n');
+            return out;
+        }
         out.push_str(&format!("  on {location}:\n"));
-        match source_line {
-            Some(line) => out.push_str(&format!("  {line}\n")),
+        match source {
+            Some((line_no, text)) => out.push_str(&format!("{line_no:>4}: {text}\n")),
             None => out.push_str("  (source code not available)\n"),
         }
         out.push('\n');
@@ -52,7 +58,7 @@ impl Diagnostic {
         }
         out.push('\n');
         if let Some(next) = &self.next {
-            out.push_str(&next.render_plain(location, source_line));
+            out.push_str(&next.render_plain(location, source));
         }
         out
     }

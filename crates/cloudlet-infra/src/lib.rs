@@ -17,4 +17,5 @@ pub mod format;
 pub mod funcs;
 pub mod module;
 pub mod number;
+pub mod refs;
 pub mod value;

@@ -51,6 +51,9 @@ pub struct ModuleScope {
     locals: HashMap<String, (usize, Expression)>,
     memo: RefCell<HashMap<String, Value>>,
     in_progress: RefCell<Vec<String>>,
+    /// Errors found while evaluating the locals, rendered as Terraform
+    /// prints them (the locals involved are unknown).
+    startup_errors: String,
     ctx: FuncContext,
     workspace: String,
     cwd: String,
@@ -206,16 +209,117 @@ impl ModuleScope {
             })?;
             vars.insert(name.clone(), converted.mark_if(var.sensitive));
         }
-        Ok(ModuleScope {
+        let mut module = ModuleScope {
             files,
             vars,
             locals,
             memo: RefCell::new(HashMap::new()),
             in_progress: RefCell::new(Vec::new()),
+            startup_errors: String::new(),
             ctx,
             workspace: workspace.to_owned(),
             cwd: dir.display().to_string(),
-        })
+        };
+        module.evaluate_locals();
+        Ok(module)
+    }
+
+    /// Evaluates every local once, dependencies first (the order comes
+    /// from the references in the expressions). A local that fails is
+    /// unknown, and so is everything when the locals form a cycle; the
+    /// errors are kept for [`ModuleScope::startup_errors`].
+    fn evaluate_locals(&mut self) {
+        let mut names: Vec<&String> = self.locals.keys().collect();
+        names.sort();
+        let deps: HashMap<&str, Vec<String>> = self
+            .locals
+            .iter()
+            .map(|(name, (_, expr))| {
+                let d = crate::refs::references(expr)
+                    .into_iter()
+                    .filter(|r| r.root == "local")
+                    .filter_map(|r| r.attrs.into_iter().next())
+                    .filter(|n| self.locals.contains_key(n))
+                    .collect();
+                (name.as_str(), d)
+            })
+            .collect();
+        // Iterative depth-first search: post-order is evaluation order.
+        let mut order: Vec<String> = Vec::new();
+        let mut state: HashMap<&str, u8> = HashMap::new();
+        let mut cycle: Option<Vec<String>> = None;
+        for start in &names {
+            if state.contains_key(start.as_str()) {
+                continue;
+            }
+            let mut stack: Vec<(&str, usize)> = vec![(start.as_str(), 0)];
+            state.insert(start.as_str(), 1);
+            while let Some((node, next)) = stack.pop() {
+                let children = &deps[node];
+                if next < children.len() {
+                    stack.push((node, next + 1));
+                    let child = children[next].as_str();
+                    match state.get(child) {
+                        None => {
+                            state.insert(child, 1);
+                            stack.push((child, 0));
+                        }
+                        Some(1) if cycle.is_none() => {
+                            let from = stack.iter().position(|(n, _)| *n == child).unwrap_or(0);
+                            let mut path: Vec<String> = stack[from..].iter().map(|(n, _)| (*n).to_owned()).collect();
+                            path.reverse();
+                            cycle = Some(path);
+                        }
+                        _ => {}
+                    }
+                } else {
+                    state.insert(node, 2);
+                    order.push(node.to_owned());
+                }
+            }
+        }
+        if let Some(path) = cycle {
+            let names: Vec<String> = path.iter().map(|n| format!("local.{n} (expand)")).collect();
+            let d = Diagnostic::new(format!("Cycle: {}", names.join(", ")), "", None);
+            self.startup_errors.push_str(&d.render_plain("", None));
+            let mut memo = self.memo.borrow_mut();
+            for name in self.locals.keys() {
+                memo.insert(name.clone(), Value::Unknown(Type::Dynamic));
+            }
+            return;
+        }
+        for name in order {
+            let Some((file, expr)) = self.locals.get(&name) else { continue };
+            let value = match Evaluator::new(self, &self.ctx).eval(expr) {
+                Ok(v) => v,
+                Err(d) => {
+                    let text = self.render_in_file(*file, "locals", &d);
+                    self.startup_errors.push_str(&text);
+                    Value::Unknown(Type::Dynamic)
+                }
+            };
+            self.memo.borrow_mut().insert(name, value);
+        }
+    }
+
+    /// A diagnostic about file `file`, in the block named `context`.
+    fn render_in_file(&self, file: usize, context: &str, d: &Diagnostic) -> String {
+        let f = &self.files[file];
+        let name =
+            f.path.file_name().map_or_else(|| f.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        match &d.span {
+            Some(span) => {
+                let (line, text) = f.line_at(span.start);
+                d.render_plain(&format!("{name} line {line}, in {context}"), Some((line, text)))
+            }
+            None => d.render_plain(&format!("{name}, in {context}"), None),
+        }
+    }
+
+    /// The errors found while loading, as Terraform prints them on stderr
+    /// before the console starts (empty when there were none).
+    pub fn startup_errors(&self) -> &str {
+        &self.startup_errors
     }
 
     /// The final value of each declared variable.
@@ -427,8 +531,6 @@ locals {
   x = "${var.a}-${var.b}"
   y = [for v in var.c : upper(v)]
   z = local.x
-  loop1 = local.loop2
-  loop2 = local.loop1
 }
 "#,
         )
@@ -451,8 +553,51 @@ locals {
         assert_eq!(show("local.x"), "\"auto-9\"");
         assert_eq!(show("local.y"), "[\n  \"P\",\n  \"Q\",\n]");
         assert_eq!(show("local.z"), "\"auto-9\"");
-        assert!(show("local.loop1").starts_with("error: Cycle"), "{}", show("local.loop1"));
         assert!(show("var.nosuch").contains("has not been declared"));
+        assert_eq!(m.startup_errors(), "");
+    }
+
+    #[test]
+    fn failing_and_cyclic_locals_are_unknown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("main.tf"),
+            "locals {\n  ok  = 1\n  bad = upper([])\n  dep = \"${local.bad}x\"\n}\n",
+        )
+        .expect("write");
+        let m = ModuleScope::load(dir.path(), &[], &[], FuncContext::default(), "default").expect("loads");
+        let show = |src: &str| {
+            crate::format::format_value(
+                &crate::console::eval_line(src, &m, &FuncContext::default()).expect("evaluates"),
+            )
+        };
+        assert_eq!(show("local.ok"), "1");
+        assert_eq!(show("local.dep"), "(known after apply)");
+        assert_eq!(
+            m.startup_errors(),
+            "\nError: Invalid function argument\n\n  on main.tf line 3, in locals:\n   3:   bad = upper([])\n\nInvalid value for \"str\" parameter: string required.\n\n"
+        );
+
+        std::fs::write(dir.path().join("main.tf"), "locals {\n  a = local.b\n  b = local.a\n  c = 5\n}\n")
+            .expect("write");
+        let m = ModuleScope::load(dir.path(), &[], &[], FuncContext::default(), "default").expect("loads");
+        assert_eq!(m.startup_errors(), "\nError: Cycle: local.b (expand), local.a (expand)\n\n\n");
+        let c = crate::console::eval_line("local.c", &m, &FuncContext::default()).expect("evaluates");
+        assert!(c.is_unknown());
+    }
+
+    #[test]
+    fn a_long_chain_of_locals_is_evaluated_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut src = String::from("locals {\n  l0 = 0\n");
+        for i in 1..5000 {
+            src.push_str(&format!("  l{i} = local.l{} + 1\n", i - 1));
+        }
+        src.push_str("}\n");
+        std::fs::write(dir.path().join("main.tf"), src).expect("write");
+        let m = ModuleScope::load(dir.path(), &[], &[], FuncContext::default(), "default").expect("loads");
+        let v = crate::console::eval_line("local.l4999", &m, &FuncContext::default()).expect("evaluates");
+        assert_eq!(crate::format::format_value(&v), "4999");
     }
 
     #[test]

@@ -111,11 +111,13 @@ fn console(options: &[String]) -> Result<(), ()> {
     });
     let module;
     let empty;
+    let mut module_ref: Option<&ModuleScope> = None;
     let scope: &dyn cloudlet_infra::eval::Scope = if has_config {
         let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("TF_VAR_")).collect();
         match ModuleScope::load(&cwd, &env, &var_args, ctx.clone(), &workspace) {
             Ok(m) => {
                 module = m;
+                module_ref = Some(&module);
                 &module
             }
             Err(load) => {
@@ -131,8 +133,11 @@ fn console(options: &[String]) -> Result<(), ()> {
         &empty
     };
     let stdin = std::io::stdin();
-    let code =
-        cloudlet_infra::console::run(&mut stdin.lock(), &mut std::io::stdout(), &mut std::io::stderr(), scope, &ctx);
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let code = match module_ref {
+        Some(module) => cloudlet_infra::console::run_module(&mut stdin.lock(), &mut out, &mut err, module, &ctx),
+        None => cloudlet_infra::console::run(&mut stdin.lock(), &mut out, &mut err, scope, &ctx),
+    };
     match code {
         Ok(0) => Ok(()),
         Ok(_) => Err(()),

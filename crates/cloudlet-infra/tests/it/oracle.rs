@@ -150,7 +150,7 @@ fn run_cloudlet(case: &Case, expr: &str) -> Outcome {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = if dir.path().join("main.tf").exists() {
         match ModuleScope::load(dir.path(), &case.env, &[], ctx.clone(), "default") {
-            Ok(scope) => cloudlet_infra::console::run(&mut input.as_bytes(), &mut out, &mut err, &scope, &ctx),
+            Ok(scope) => cloudlet_infra::console::run_module(&mut input.as_bytes(), &mut out, &mut err, &scope, &ctx),
             Err(e) => {
                 for (_, d) in e.diagnostics {
                     err.extend_from_slice(d.render_plain("the command line", None).as_bytes());
@@ -251,4 +251,9 @@ fn console_in_a_configuration_agrees_with_terraform_1_0_3() {
         ("TF_VAR_zones".to_owned(), "[\"x\", \"y\"]".to_owned()),
     ];
     check(&Case { corpus: "config_corpus.txt", fixture: "config", env, min_len: 40 });
+}
+
+#[test]
+fn console_in_a_failing_configuration_agrees_with_terraform_1_0_3() {
+    check(&Case { corpus: "config_errors_corpus.txt", fixture: "config_errors", env: Vec::new(), min_len: 5 });
 }

@@ -1,0 +1,8 @@
+# A configuration whose locals fail: the console reports the errors, warns,
+# and treats the failed locals (and what depends on them) as unknown.
+locals {
+  ok    = 1
+  bad   = upper([])
+  dep   = "${local.bad}x"
+  other = local.ok + 1
+}
