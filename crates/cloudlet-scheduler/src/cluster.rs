@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::labels::{Labels, Selector};
-use crate::model::{self, AffinityTerm, HostPort, Node, Pod, Resources};
+use crate::model::{self, AffinityTerm, HostPort, Node, Pod, PodAffinity, Resources};
 
 /// A question about bound pods, answered per node by [`Cluster::counts`].
 #[derive(Debug, Clone)]
@@ -44,6 +44,14 @@ impl PodMatcher {
             }
         }
     }
+}
+
+/// Bound pods that share the same affinity terms, counted per node.
+#[derive(Debug, Clone)]
+pub struct AffinityGroup {
+    pub affinity: PodAffinity,
+    pub per_node: Vec<i64>,
+    pub total: i64,
 }
 
 /// Counters kept up to date by bind and unbind; bounded, cleared when full.
@@ -96,6 +104,12 @@ pub struct Cluster {
     /// How many nodes have pods with affinity / required anti-affinity.
     pub nodes_with_affinity_pods: usize,
     pub nodes_with_required_anti_affinity_pods: usize,
+    /// Bound pods with pod (anti-)affinity, grouped by identical terms, with
+    /// per-node counts: plugins evaluate each group's terms once instead of
+    /// once per pod.
+    pub affinity_groups: Vec<AffinityGroup>,
+    group_index: HashMap<String, usize>,
+    pod_group: HashMap<PodId, usize>,
     /// Some node is cordoned / has taints (filters skip the check if not).
     pub any_unschedulable: bool,
     pub any_taints: bool,
@@ -137,6 +151,9 @@ impl Cluster {
             image_node_counts,
             nodes_with_affinity_pods: 0,
             nodes_with_required_anti_affinity_pods: 0,
+            affinity_groups: Vec::new(),
+            group_index: HashMap::new(),
+            pod_group: HashMap::new(),
             any_unschedulable,
             any_taints,
             empty_labels: Labels::new(),
@@ -218,12 +235,38 @@ impl Cluster {
         state.used_ports.extend(pod.host_ports.iter().cloned());
         self.pod_node[pod_id] = Some(node_id);
         self.update_counters(pod_id, node_id, 1);
+        if self.pods[pod_id].affinity.declared {
+            let a = &self.pods[pod_id].affinity;
+            let key = format!(
+                "{:?}|{:?}|{:?}|{:?}",
+                a.required_affinity, a.required_anti_affinity, a.preferred_affinity, a.preferred_anti_affinity
+            );
+            let group = match self.group_index.get(&key) {
+                Some(g) => *g,
+                None => {
+                    self.affinity_groups.push(AffinityGroup {
+                        affinity: a.clone(),
+                        per_node: vec![0; self.nodes.len()],
+                        total: 0,
+                    });
+                    self.group_index.insert(key, self.affinity_groups.len() - 1);
+                    self.affinity_groups.len() - 1
+                }
+            };
+            self.affinity_groups[group].per_node[node_id] += 1;
+            self.affinity_groups[group].total += 1;
+            self.pod_group.insert(pod_id, group);
+        }
     }
 
     /// Removes a pod from its node (preemption, deletion).
     pub fn unbind(&mut self, pod_id: PodId) {
         let Some(node_id) = self.pod_node[pod_id].take() else { return };
         self.update_counters(pod_id, node_id, -1);
+        if let Some(group) = self.pod_group.remove(&pod_id) {
+            self.affinity_groups[group].per_node[node_id] -= 1;
+            self.affinity_groups[group].total -= 1;
+        }
         let pod = &self.pods[pod_id];
         let state = &mut self.states[node_id];
         state.version += 1;

@@ -363,7 +363,11 @@ fn print_explanation(e: &Explanation) {
     }
     print_table(&rows);
     println("");
-    println("Scores are raw → normalised ×weight = weighted. * marks the selected node.");
+    if e.nodes.iter().any(|n| n.selected && n.total.is_none()) {
+        println("Only one node passed the filters, so it was chosen without scoring (as kube-scheduler does).");
+    } else {
+        println("Scores are raw → normalised ×weight = weighted. * marks the selected node.");
+    }
 }
 
 fn filters_cell(n: &NodeExplanation) -> String {

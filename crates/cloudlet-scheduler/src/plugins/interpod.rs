@@ -13,7 +13,12 @@ pub const ERR_AFFINITY: &str = "node(s) didn't match pod affinity rules";
 pub const ERR_ANTI_AFFINITY: &str = "node(s) didn't match pod anti-affinity rules";
 pub const ERR_EXISTING_ANTI_AFFINITY: &str = "node(s) didn't satisfy existing pods anti-affinity rules";
 
-type TopologyCounts = HashMap<(String, String), i64>;
+/// Counts per topology key, then per value.
+pub type TopologyCounts = HashMap<String, HashMap<String, i64>>;
+
+fn get(counts: &TopologyCounts, key: &str, value: &str) -> i64 {
+    counts.get(key).and_then(|values| values.get(value)).copied().unwrap_or(0)
+}
 
 /// PreFilter state.
 #[derive(Debug, Clone, Default)]
@@ -27,8 +32,16 @@ pub struct FilterState {
 }
 
 fn bump(counts: &mut TopologyCounts, node: &Node, key: &str, by: i64) {
-    if let Some(value) = node.labels.get(key) {
-        *counts.entry((key.to_string(), value.clone())).or_insert(0) += by;
+    let Some(value) = node.labels.get(key) else { return };
+    let values = match counts.get_mut(key) {
+        Some(values) => values,
+        None => counts.entry(key.to_string()).or_default(),
+    };
+    match values.get_mut(value.as_str()) {
+        Some(count) => *count += by,
+        None => {
+            values.insert(value.clone(), by);
+        }
     }
 }
 
@@ -40,12 +53,13 @@ pub fn prefilter(cluster: &Cluster, pod: &Pod) -> FilterState {
     let mut state = FilterState::default();
     let pod_ns_labels = cluster.namespace_labels(&pod.namespace);
     if cluster.nodes_with_required_anti_affinity_pods > 0 {
-        for (node_id, node_state) in cluster.states.iter().enumerate() {
-            for &existing in &node_state.pods_with_required_anti_affinity {
-                for term in &cluster.pods[existing].affinity.required_anti_affinity {
-                    if term.matches(&pod.namespace, &pod.labels, pod_ns_labels) {
-                        bump(&mut state.existing_anti_affinity, &cluster.nodes[node_id], &term.topology_key, 1);
-                    }
+        for group in cluster.affinity_groups.iter().filter(|g| g.total > 0) {
+            for term in &group.affinity.required_anti_affinity {
+                if !term.matches(&pod.namespace, &pod.labels, pod_ns_labels) {
+                    continue;
+                }
+                for (node_id, count) in group.per_node.iter().enumerate().filter(|(_, c)| **c > 0) {
+                    bump(&mut state.existing_anti_affinity, &cluster.nodes[node_id], &term.topology_key, *count);
                 }
             }
         }
@@ -84,7 +98,7 @@ pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node: &Node) ->
                     .with_detail(format!("node has no label {}", term.topology_key)),
             );
         };
-        if state.affinity.get(&(term.topology_key.clone(), value.clone())).copied().unwrap_or(0) <= 0 {
+        if get(&state.affinity, &term.topology_key, value) <= 0 {
             pods_exist = false;
         }
     }
@@ -102,7 +116,7 @@ pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node: &Node) ->
     if !state.anti_affinity.is_empty() {
         for term in &pod.affinity.required_anti_affinity {
             if let Some(value) = node.labels.get(&term.topology_key)
-                && state.anti_affinity.get(&(term.topology_key.clone(), value.clone())).copied().unwrap_or(0) > 0
+                && get(&state.anti_affinity, &term.topology_key, value) > 0
             {
                 return Some(Rejection::new(Plugin::InterPodAffinity, ERR_ANTI_AFFINITY, false).with_detail(format!(
                     "a pod matching an anti-affinity term runs in {}={value}",
@@ -114,7 +128,7 @@ pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node: &Node) ->
     // satisfyExistingPodsAntiAffinity
     if !state.existing_anti_affinity.is_empty() {
         for (key, value) in &node.labels {
-            if state.existing_anti_affinity.get(&(key.clone(), value.clone())).copied().unwrap_or(0) > 0 {
+            if get(&state.existing_anti_affinity, key, value) > 0 {
                 return Some(
                     Rejection::new(Plugin::InterPodAffinity, ERR_EXISTING_ANTI_AFFINITY, false)
                         .with_detail(format!("an existing pod's anti-affinity excludes {key}={value}")),
@@ -132,9 +146,7 @@ pub struct ScoreState {
 }
 
 fn add(scores: &mut HashMap<String, HashMap<String, i64>>, term: &AffinityTerm, node: &Node, weight: i64) {
-    if let Some(value) = node.labels.get(&term.topology_key) {
-        *scores.entry(term.topology_key.clone()).or_default().entry(value.clone()).or_insert(0) += weight;
-    }
+    bump(scores, node, &term.topology_key, weight);
 }
 
 /// Returns `None` when the plugin skips this pod.
@@ -165,33 +177,41 @@ pub fn prescore(cluster: &Cluster, profile: &Profile, pod: &Pod) -> Option<Score
             }
         }
     }
-    // Bound pods' own terms against the incoming pod.
+    // Bound pods' own terms against the incoming pod, once per group of
+    // pods with identical terms, weighted by how many are on each node.
     let pod_ns_labels = cluster.namespace_labels(&pod.namespace);
-    for (node_id, node_state) in cluster.states.iter().enumerate() {
-        let node = &cluster.nodes[node_id];
-        if node.labels.is_empty() {
-            continue;
-        }
-        for &existing in &node_state.pods_with_affinity {
-            let other = &cluster.pods[existing];
-            if profile.hard_pod_affinity_weight > 0 {
-                for t in &other.affinity.required_affinity {
-                    if t.matches(&pod.namespace, &pod.labels, pod_ns_labels) {
-                        add(&mut topology_score, t, node, profile.hard_pod_affinity_weight);
-                    }
+    for group in cluster.affinity_groups.iter().filter(|g| g.total > 0) {
+        let a = &group.affinity;
+        let mut matched: Vec<(&AffinityTerm, i64)> = Vec::new();
+        if profile.hard_pod_affinity_weight > 0 {
+            for t in &a.required_affinity {
+                if t.matches(&pod.namespace, &pod.labels, pod_ns_labels) {
+                    matched.push((t, profile.hard_pod_affinity_weight));
                 }
             }
-            if !profile.ignore_preferred_terms_of_existing_pods {
-                for w in &other.affinity.preferred_affinity {
-                    if w.term.matches(&pod.namespace, &pod.labels, pod_ns_labels) {
-                        add(&mut topology_score, &w.term, node, i64::from(w.weight));
-                    }
+        }
+        if !profile.ignore_preferred_terms_of_existing_pods {
+            for w in &a.preferred_affinity {
+                if w.term.matches(&pod.namespace, &pod.labels, pod_ns_labels) {
+                    matched.push((&w.term, i64::from(w.weight)));
                 }
-                for w in &other.affinity.preferred_anti_affinity {
-                    if w.term.matches(&pod.namespace, &pod.labels, pod_ns_labels) {
-                        add(&mut topology_score, &w.term, node, -i64::from(w.weight));
-                    }
+            }
+            for w in &a.preferred_anti_affinity {
+                if w.term.matches(&pod.namespace, &pod.labels, pod_ns_labels) {
+                    matched.push((&w.term, -i64::from(w.weight)));
                 }
+            }
+        }
+        if matched.is_empty() {
+            continue;
+        }
+        for (node_id, count) in group.per_node.iter().enumerate().filter(|(_, c)| **c > 0) {
+            let node = &cluster.nodes[node_id];
+            if node.labels.is_empty() {
+                continue;
+            }
+            for (term, weight) in &matched {
+                add(&mut topology_score, term, node, weight * count);
             }
         }
     }

@@ -6,6 +6,7 @@ mod daemon;
 mod fn_cli;
 mod http;
 mod lambda_api;
+mod sched_cli;
 mod tidy;
 
 use std::io::{BufRead as _, BufReader, Read as _};
