@@ -3,8 +3,7 @@
 //! One SQLite database (`cloudlet.db`) in the data dir, opened in WAL mode
 //! with `synchronous=FULL`: when a write method returns `Ok`, the transaction
 //! is in the write-ahead log on disk and survives `kill -9` of the process
-//! (and a power cut). SQS delivery bookkeeping alone (receives, visibility
-//! changes) is committed without its own sync; see `queues.rs`. The schema is versioned per subsystem in [`migrations`];
+//! (and a power cut). The schema is versioned per subsystem in [`migrations`];
 //! [`Store::open`] brings any database, including an empty file, up to date,
 //! and refuses one written by a newer cloudlet.
 //!

@@ -241,35 +241,12 @@ impl QueueStore for Store {
     fn commit_queue_writes(&self, writes: &[QueueWrite]) -> Result<(), QueueStoreError> {
         let sql = query("commit_queue_writes");
         let mut conn = self.lock();
-        // A group of delivery bookkeeping only (receives and visibility
-        // changes) is committed without a sync of its own: it is in the WAL
-        // when this returns, so it survives `kill -9` of the process, and
-        // the next synced commit makes it durable against a power cut too.
-        // A power cut in between can only make in-flight messages visible
-        // early with one receive uncounted — SQS's at-least-once delivery —
-        // never lose a message or bring a deleted one back. Sends, deletes
-        // and everything else stay synced on every commit.
-        let unsynced = !writes.is_empty() && writes.iter().all(|w| matches!(w, QueueWrite::UpdateDelivery { .. }));
-        if unsynced {
-            conn.pragma_update(None, "synchronous", "NORMAL").map_err(&sql)?;
+        // IMMEDIATE takes the write lock up front, so a busy database is
+        // waited for (busy_timeout) instead of failing at the first write.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&sql)?;
+        for write in writes {
+            apply(&tx, write).map_err(&sql)?;
         }
-        let committed = commit(&mut conn, writes).map_err(&sql);
-        if unsynced {
-            // Back to FULL before anyone else writes on this connection;
-            // if that fails the connection must not be used unsynced.
-            conn.pragma_update(None, "synchronous", "FULL").map_err(&sql)?;
-        }
-        committed
+        tx.commit().map_err(&sql)
     }
-}
-
-/// One transaction of `writes`. IMMEDIATE takes the write lock up front, so
-/// a busy database is waited for (busy_timeout) instead of failing at the
-/// first write.
-fn commit(conn: &mut Connection, writes: &[QueueWrite]) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for write in writes {
-        apply(&tx, write)?;
-    }
-    tx.commit()
 }

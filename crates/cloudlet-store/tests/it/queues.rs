@@ -76,44 +76,6 @@ fn writes_round_trip_through_sqlite() {
     assert_eq!(outcome.sequence_number.as_deref(), got[0].attributes.get("SequenceNumber").map(String::as_str));
 }
 
-/// A group of receives alone (committed without its own sync) is in the
-/// database when the commit returns, and later groups still commit.
-#[test]
-fn receive_only_groups_are_stored_too() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    let mut core = QueueCore::new(AwsScope::default());
-    let now = t0();
-    let mut writes = Vec::new();
-    core.create_queue("q", &BTreeMap::new(), &BTreeMap::new(), now, &mut writes).expect("create");
-    for i in 0..3 {
-        core.send_message("q", SendRequest { body: format!("m{i}"), ..SendRequest::default() }, now, &mut writes)
-            .expect("send");
-    }
-    store.commit_queue_writes(&writes).expect("sends");
-    let mut receives = Vec::new();
-    let got = core.receive_message("q", 2, Some(60), now, &mut receives).expect("receive").messages;
-    assert_eq!(got.len(), 2);
-    assert!(receives.iter().all(|w| matches!(w, cloudlet_queues::QueueWrite::UpdateDelivery { .. })));
-    store.commit_queue_writes(&receives).expect("receives");
-    let mut deletes = Vec::new();
-    core.delete_message("q", &got[0].receipt_handle, &mut deletes).expect("delete");
-    store.commit_queue_writes(&deletes).expect("delete");
-    drop(store);
-
-    let mut restored = QueueCore::restore(AwsScope::default(), open(dir.path()).load_queues().expect("load"));
-    let visible = restored.receive_message("q", 10, None, now, &mut Vec::new()).expect("receive").messages;
-    assert_eq!(visible.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["m2"], "m1 is still in flight");
-    let later = restored
-        .receive_message("q", 10, None, now + Duration::from_secs(60), &mut Vec::new())
-        .expect("receive")
-        .messages;
-    // m2 was received again above (default 30 s); m1 comes back once its
-    // stored 60 s pass, with both receives counted.
-    let m1 = later.iter().find(|m| m.body == "m1").expect("m1 visible again");
-    assert_eq!(m1.attributes["ApproximateReceiveCount"], "2");
-}
-
 /// Many concurrent senders share commits; every acknowledged message is
 /// on disk. Prints the rate it reached (not a timed assertion).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
