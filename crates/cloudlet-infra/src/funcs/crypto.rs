@@ -59,10 +59,38 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             u[8] = (u[8] & 0x3f) | 0x80;
             Ok(Value::string(format_uuid(&u)))
         }),
-        "uuid" => super::Func { impure: true, ..f(vec![], |_, _| fail("uuid() is only available when applying")) },
+        "uuid" => super::Func {
+            impure: true,
+            ..f(vec![], |_, _| {
+                // Terraform's identifiers are 128 random bits in UUID layout,
+                // without version and variant bits: take the random bits of
+                // two version 4 UUIDs.
+                let (a, b) = (uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes());
+                let mut bytes = a;
+                bytes[6] = (a[6] & 0x0f) | (b[0] << 4);
+                bytes[8] = (a[8] & 0x3f) | (b[1] << 6);
+                Ok(Value::string(format_uuid(&bytes)))
+            })
+        },
         "bcrypt" => super::Func {
             impure: true,
-            ..super::fv(vec![p("str", S)], p("cost", super::N), |_, _| fail("bcrypt() is only available when applying"))
+            ..super::fv(vec![p("str", S)], p("cost", super::N), |a, _| {
+                if a.len() > 2 {
+                    return fail("bcrypt() takes no more than two arguments");
+                }
+                let cost = match a.get(1) {
+                    Some(_) => super::int_arg(a, 1)?,
+                    None => 10,
+                };
+                // Below the minimum, Go's bcrypt uses its default cost.
+                let cost = if cost < 4 { 10 } else { cost };
+                if cost > 31 {
+                    return fail(format!("error occured generating password crypto/bcrypt: cost {cost} is outside allowed range (4,31)"));
+                }
+                let hashed = bcrypt::hash_with_result(str_arg(a, 0), cost as u32)
+                    .map_err(|e| super::FuncError::Failed(format!("error occured generating password {e}")))?;
+                Ok(Value::string(hashed.format_for_version(bcrypt::Version::TwoA)))
+            })
         },
         _ => return None,
     })

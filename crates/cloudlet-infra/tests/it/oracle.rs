@@ -145,7 +145,13 @@ fn fixtures_hash(fixture: &str) -> String {
 
 fn run_cloudlet(case: &Case, expr: &str) -> Outcome {
     let dir = workdir(case.fixture);
-    let ctx = FuncContext { base_dir: dir.path().to_owned(), console: true, ..FuncContext::default() };
+    let ctx = FuncContext {
+        base_dir: dir.path().to_owned(),
+        console: true,
+        // Only the shape of timestamp() is compared, so any fixed time does.
+        now_rfc3339: Some("2026-11-25T00:00:00Z".to_owned()),
+        ..FuncContext::default()
+    };
     let input = format!("{expr}\n");
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = if dir.path().join("main.tf").exists() {
