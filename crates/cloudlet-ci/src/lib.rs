@@ -6,6 +6,7 @@
 //! scheduler driven by an injected clock, and the step runner that starts
 //! processes. Nothing here knows HTTP or SQL.
 
+pub mod action;
 pub mod envfile;
 pub mod expr;
 pub mod filters;

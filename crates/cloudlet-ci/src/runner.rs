@@ -57,6 +57,9 @@ pub struct RunContext {
     /// Files the triggering change touched, for `paths` filters (`None`:
     /// unknown, filters on paths pass).
     pub changed_paths: Option<Vec<String>>,
+    /// `--action NAME=PATH`: a local checkout for the remote action NAME
+    /// (`owner/repo` or `owner/repo/path`).
+    pub actions: Vec<(String, PathBuf)>,
     /// Set to cancel the run (Ctrl-C): running steps are stopped, and jobs
     /// whose `if:` still holds (`always()`) run.
     pub cancel: Option<Arc<AtomicBool>>,
@@ -232,6 +235,7 @@ pub fn run_workflow(
         clock: clock.clone(),
         counter: AtomicU64::new(0),
         base_env: default_env(wf, ctx, &temp, &event_path),
+        actions: ctx.actions.clone(),
     });
     let mut plans: Vec<Vec<LegPlan>> = vec![Vec::new(); jobs.len()];
     let mut leg_outputs: Vec<Vec<Option<Object>>> = vec![Vec::new(); jobs.len()];
@@ -567,6 +571,8 @@ struct Shared {
     clock: SharedClock,
     counter: AtomicU64,
     base_env: Vec<(String, String)>,
+    /// `--action NAME=PATH`: local checkouts standing in for remote actions.
+    actions: Vec<(String, PathBuf)>,
 }
 
 impl Shared {
@@ -800,6 +806,8 @@ struct LegState {
     steps: Object,
     failed: bool,
     run_count: usize,
+    /// Post steps registered by JavaScript actions.
+    posts: Vec<PostStep>,
 }
 
 fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (LegOutcome, Object) {
@@ -811,6 +819,7 @@ fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (
         steps: Object::new(),
         failed: false,
         run_count: 0,
+        posts: Vec::new(),
     };
     // Job env: github, needs, strategy, matrix, vars, secrets, inputs.
     let job_env = match eval_env(&job.env, &st.contexts) {
@@ -829,67 +838,12 @@ fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (
     runner.set("debug", Value::string(""));
     runner.set("environment", Value::string("self-hosted"));
     st.contexts.set("runner", Value::object(runner));
-    for (i, step) in job.steps.iter().enumerate() {
-        let cancelled = cancel.load(Ordering::SeqCst);
-        let mut job_ctx = Object::new();
-        let status = if cancelled {
-            "cancelled"
-        } else if st.failed {
-            "failure"
-        } else {
-            "success"
-        };
-        job_ctx.set("status", Value::string(status));
-        st.contexts.set("job", Value::object(job_ctx));
-        let env_ctx = merged_env(&shared.wf_env, &job_env, &st.env_added, &[]);
-        st.contexts.set("env", pairs_object(&env_ctx));
-        st.contexts.set("steps", Value::object(st.steps.clone()));
-        let host = StepHost { failed: st.failed, cancelled, workspace: &shared.workspace };
-        let display = step_display_name(step, i);
-        let run_it = match eval_if(
-            step.if_cond.as_ref().map(|c| c.value.as_str()),
-            &st.contexts,
-            &workflow::step_if_functions(),
-            &host,
-        ) {
-            Ok(b) => b,
-            Err(e) => {
-                shared.log(&st.name, &format!("Error: step '{display}': if: {e}"));
-                st.failed = true;
-                record_step(&mut st, step, "failure", "failure", Object::new());
-                continue;
-            }
-        };
-        if !run_it {
-            record_step(&mut st, step, "skipped", "skipped", Object::new());
-            continue;
-        }
-        shared.log(&st.name, &format!("Run {display}"));
-        let (outcome, outputs) = match run_step(step, &job_env, job, &mut st, shared, cancel, &host) {
-            Ok(r) => r,
-            Err(e) => {
-                shared.log(&st.name, &format!("Error: {e}"));
-                (false, Object::new())
-            }
-        };
-        let coe = match &step.continue_on_error {
-            Some(n) => {
-                eval_node(n, &st.contexts, &[crate::expr::HASH_FILES], &host).map(|v| v.is_truthy()).unwrap_or(false)
-            }
-            None => false,
-        };
-        let outcome_s = if outcome {
-            "success"
-        } else if cancel.load(Ordering::SeqCst) {
-            "cancelled"
-        } else {
-            "failure"
-        };
-        let conclusion = if outcome_s == "failure" && coe { "success" } else { outcome_s };
-        if conclusion == "failure" {
-            st.failed = true;
-        }
-        record_step(&mut st, step, outcome_s, conclusion, outputs);
+    let exec = Exec { job, job_env: &job_env, shared, cancel };
+    run_steps(&job.steps, &[], &exec, &mut st, 0);
+    // Post steps of JavaScript actions, last registered first.
+    let posts = std::mem::take(&mut st.posts);
+    for post in posts.into_iter().rev() {
+        run_post(&post, &exec, &mut st);
     }
     // Job outputs, evaluated at the end of the job.
     let mut outputs = Object::new();
@@ -920,6 +874,90 @@ fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (
         LegOutcome::Success
     };
     (outcome, outputs)
+}
+
+/// What every step of one leg runs with.
+struct Exec<'a> {
+    job: &'a Job,
+    job_env: &'a [(String, String)],
+    shared: &'a Shared,
+    cancel: &'a AtomicBool,
+}
+
+/// A JavaScript action's `post`, run at the end of the job.
+struct PostStep {
+    name: String,
+    dir: PathBuf,
+    script: String,
+    post_if: Option<String>,
+    env: Vec<(String, String)>,
+}
+
+/// Runs a list of steps (a job's, or a composite action's with its
+/// `outer_env`) with GitHub's `if:`, outcome and conclusion rules.
+fn run_steps(steps: &[Step], outer_env: &[(String, String)], x: &Exec<'_>, st: &mut LegState, depth: usize) {
+    for (i, step) in steps.iter().enumerate() {
+        let cancelled = x.cancel.load(Ordering::SeqCst);
+        let mut job_ctx = Object::new();
+        let status = if cancelled {
+            "cancelled"
+        } else if st.failed {
+            "failure"
+        } else {
+            "success"
+        };
+        job_ctx.set("status", Value::string(status));
+        st.contexts.set("job", Value::object(job_ctx));
+        let env_ctx = merged_env(&x.shared.wf_env, x.job_env, &st.env_added, outer_env);
+        st.contexts.set("env", pairs_object(&env_ctx));
+        st.contexts.set("steps", Value::object(st.steps.clone()));
+        let host = StepHost { failed: st.failed, cancelled, workspace: &x.shared.workspace };
+        let display = step_display_name(step, i);
+        let run_it = match eval_if(
+            step.if_cond.as_ref().map(|c| c.value.as_str()),
+            &st.contexts,
+            &workflow::step_if_functions(),
+            &host,
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                x.shared.log(&st.name, &format!("Error: step '{display}': if: {e}"));
+                st.failed = true;
+                record_step(st, step, "failure", "failure", Object::new());
+                continue;
+            }
+        };
+        if !run_it {
+            record_step(st, step, "skipped", "skipped", Object::new());
+            continue;
+        }
+        x.shared.log(&st.name, &format!("Run {display}"));
+        let (outcome, outputs) = match run_step(step, outer_env, x, st, &host, depth) {
+            Ok(r) => r,
+            Err(e) => {
+                x.shared.log(&st.name, &format!("Error: {e}"));
+                (false, Object::new())
+            }
+        };
+        let coe = match &step.continue_on_error {
+            Some(n) => {
+                eval_node(n, &st.contexts, &[crate::expr::HASH_FILES], &host).map(|v| v.is_truthy()).unwrap_or(false)
+            }
+            None => false,
+        };
+        let outcome_s = if outcome {
+            "success"
+        } else if x.cancel.load(Ordering::SeqCst) {
+            "cancelled"
+        } else {
+            "failure"
+        };
+        let conclusion = if outcome_s == "failure" && coe { "success" } else { outcome_s };
+        if conclusion == "failure" {
+            st.failed = true;
+        }
+        record_step(st, step, outcome_s, conclusion, outputs);
+    }
 }
 
 fn step_display_name(step: &Step, i: usize) -> String {
@@ -958,17 +996,20 @@ fn merged_env(
     out
 }
 
+/// The deepest composite actions may nest, as on GitHub.
+const MAX_ACTION_DEPTH: usize = 10;
+
 /// Runs one step; `Ok((succeeded, outputs))`.
 fn run_step(
     step: &Step,
-    job_env: &[(String, String)],
-    job: &Job,
+    outer_env: &[(String, String)],
+    x: &Exec<'_>,
     st: &mut LegState,
-    shared: &Shared,
-    cancel: &AtomicBool,
     host: &StepHost<'_>,
+    depth: usize,
 ) -> Result<(bool, Object), String> {
     let funcs = [crate::expr::HASH_FILES];
+    let shared = x.shared;
     // github.action / GITHUB_ACTION: the step's id, else __run, __run_2, ….
     st.run_count += 1;
     let action = match &step.id {
@@ -980,33 +1021,44 @@ fn run_step(
         github.set("action", Value::string(&action));
         st.contexts.set("github", Value::object(github));
     }
-    let prior_env = merged_env(&shared.wf_env, job_env, &st.env_added, &[]);
+    let prior_env = merged_env(&shared.wf_env, x.job_env, &st.env_added, outer_env);
     st.contexts.set("env", pairs_object(&prior_env));
-    let mut step_env = Vec::new();
+    let mut step_env = outer_env.to_vec();
     for (k, v) in &step.env {
         let val = eval_node(v, &st.contexts, &funcs, host)?.to_display_string();
         step_env.push((k.clone(), val));
     }
-    let env = merged_env(&shared.wf_env, job_env, &st.env_added, &step_env);
+    let env = merged_env(&shared.wf_env, x.job_env, &st.env_added, &step_env);
     st.contexts.set("env", pairs_object(&env));
     if let Some(u) = &step.uses {
-        return Err(format!(
-            "uses: {} at line {}: running actions is not supported by cloudlet ci yet",
-            u.value, u.pos.line
-        ));
+        let dir = match u.value.strip_prefix("./") {
+            Some(rel) => shared.workspace.join(rel),
+            None => mapped_action(&shared.actions, &u.value).ok_or_else(|| {
+                format!(
+                    "uses: {} (line {}): cloudlet ci does not download actions; map a local checkout with --action {}=PATH",
+                    u.value,
+                    u.pos.line,
+                    u.value.split('@').next().unwrap_or(&u.value)
+                )
+            })?,
+        };
+        if depth >= MAX_ACTION_DEPTH {
+            return Err(format!("uses: {}: actions may nest at most {MAX_ACTION_DEPTH} deep", u.value));
+        }
+        return run_action(step, &u.value, &dir, &step_env, x, st, host, depth, &action);
     }
     let Some(run) = &step.run else { return Err("the step has neither run nor uses".to_owned()) };
     let script = eval_string(&run.value, &st.contexts, &funcs, host)?;
     let shell_name = match &step.shell {
         Some(s) => Some(eval_string(&s.value, &st.contexts, &funcs, host)?),
-        None => match &job.defaults.shell {
+        None => match &x.job.defaults.shell {
             Some(s) => Some(eval_string(&s.value, &st.contexts, &funcs, host)?),
             None => shared.defaults.0.clone(),
         },
     };
     let wd = match &step.working_directory {
         Some(w) => Some(eval_string(&w.value, &st.contexts, &funcs, host)?),
-        None => match &job.defaults.working_directory {
+        None => match &x.job.defaults.working_directory {
             Some(w) => Some(eval_string(&w.value, &st.contexts, &funcs, host)?),
             None => shared.defaults.1.clone(),
         },
@@ -1018,9 +1070,7 @@ fn run_step(
     if !cwd.is_dir() {
         return Err(format!("the working directory '{}' does not exist", cwd.display()));
     }
-    let host_path = std::env::var("PATH").unwrap_or_default();
-    let path =
-        if st.paths_added.is_empty() { host_path.clone() } else { format!("{}:{host_path}", st.paths_added.join(":")) };
+    let path = search_path(st);
     let mut cmd =
         shell::shell_command(shell_name.as_deref(), shell::on_path("bash", &path)).map_err(|e| e.to_string())?;
     if cmd.program == "python" && !shell::on_path("python", &path) && shell::on_path("python3", &path) {
@@ -1032,39 +1082,9 @@ fn run_step(
         .map_or_else(|| cmd.program.clone(), |p| p.to_string_lossy().into_owned());
     shared.log(&st.name, &format!("shell: {resolved} {}", cmd.args.join(" ")));
     let n = shared.next_id();
-    let files = shared.temp.join("_runner_file_commands");
-    let file = |prefix: &str| files.join(format!("{prefix}_{n}"));
-    let (env_file, out_file, path_file, summary_file, state_file) =
-        (file("set_env"), file("set_output"), file("add_path"), file("step_summary"), file("save_state"));
-    for f in [&env_file, &out_file, &path_file, &summary_file, &state_file] {
-        std::fs::write(f, "").map_err(|e| format!("{}: {e}", f.display()))?;
-    }
     let script_path = shared.temp.join(format!("step-{n}{}", cmd.extension));
     std::fs::write(&script_path, format!("{}{script}{}", cmd.prelude, cmd.postlude))
         .map_err(|e| format!("{}: {e}", script_path.display()))?;
-
-    let mut proc = Command::new(&cmd.program);
-    proc.args(cmd.args_for(&script_path.to_string_lossy()))
-        .current_dir(&cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in &env {
-        proc.env(k, v);
-    }
-    for (k, v) in &shared.base_env {
-        proc.env(k, v);
-    }
-    let job_id = job.id.clone();
-    let path_str = |p: &Path| p.to_string_lossy().into_owned();
-    proc.env("PATH", &path)
-        .env("GITHUB_JOB", &job_id)
-        .env("GITHUB_ACTION", &action)
-        .env("GITHUB_ENV", path_str(&env_file))
-        .env("GITHUB_OUTPUT", path_str(&out_file))
-        .env("GITHUB_PATH", path_str(&path_file))
-        .env("GITHUB_STEP_SUMMARY", path_str(&summary_file))
-        .env("GITHUB_STATE", path_str(&state_file));
     let timeout = match &step.timeout_minutes {
         Some(n) => {
             let m = eval_node(n, &st.contexts, &funcs, host)?.to_number();
@@ -1072,9 +1092,210 @@ fn run_step(
         }
         None => None,
     };
-    let mut commands = Commands::default();
-    let ok = spawn_and_wait(&mut proc, &st.name, shared, cancel, timeout, &mut commands)? && !commands.failed;
+    let args = cmd.args_for(&script_path.to_string_lossy());
+    let result = exec_process(&cmd.program, &args, &cwd, &env, &[], &action, x, st, timeout);
     let _ = std::fs::remove_file(&script_path);
+    result.map(|(ok, outputs, _)| (ok, outputs))
+}
+
+/// `PATH` for a step: the job's `GITHUB_PATH` additions, newest first,
+/// before the host's.
+fn search_path(st: &LegState) -> String {
+    let host_path = std::env::var("PATH").unwrap_or_default();
+    if st.paths_added.is_empty() { host_path } else { format!("{}:{host_path}", st.paths_added.join(":")) }
+}
+
+/// The local checkout mapped to a remote action (`--action NAME=PATH`):
+/// `owner/repo[/path]@ref` → PATH[/path].
+fn mapped_action(map: &[(String, PathBuf)], uses: &str) -> Option<PathBuf> {
+    let name = uses.split('@').next()?;
+    let mut parts = name.splitn(3, '/');
+    let repo = format!("{}/{}", parts.next()?, parts.next()?);
+    let sub = parts.next();
+    let (_, dir) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name) || k.eq_ignore_ascii_case(&repo))?;
+    Some(match sub {
+        Some(s) if !map.iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) => dir.join(s),
+        _ => dir.clone(),
+    })
+}
+
+/// Runs a local (or mapped) action: a composite's steps, or a JavaScript
+/// action's `main` with `INPUT_*` variables.
+#[allow(clippy::too_many_arguments)]
+fn run_action(
+    step: &Step,
+    uses: &str,
+    dir: &Path,
+    step_env: &[(String, String)],
+    x: &Exec<'_>,
+    st: &mut LegState,
+    host: &StepHost<'_>,
+    depth: usize,
+    action_id: &str,
+) -> Result<(bool, Object), String> {
+    let funcs = [crate::expr::HASH_FILES];
+    let def = crate::action::load_action(dir, uses.trim_end_matches('/'))?;
+    let mut inputs = Object::new();
+    for (k, v) in &step.with {
+        if !def.inputs.iter().any(|i| i.name.eq_ignore_ascii_case(k)) {
+            let valid: Vec<String> = def.inputs.iter().map(|i| format!("'{}'", i.name)).collect();
+            x.shared
+                .log(&st.name, &format!("Warning: Unexpected input(s) '{k}', valid inputs are [{}]", valid.join(", ")));
+        }
+        inputs.set(k, Value::String(eval_node(v, &st.contexts, &funcs, host)?.to_display_string()));
+    }
+    for i in &def.inputs {
+        if inputs.get(&i.name).is_none() {
+            let value = match &i.default {
+                Some(d) => eval_string(d, &st.contexts, &funcs, host)?,
+                None => String::new(),
+            };
+            inputs.set(&i.name, Value::String(value));
+        }
+    }
+    let action_path = dir.to_string_lossy().into_owned();
+    match def.runs {
+        crate::action::ActionRuns::Composite(steps) => {
+            let saved_steps = std::mem::take(&mut st.steps);
+            let saved_failed = std::mem::replace(&mut st.failed, false);
+            let saved = ["inputs", "secrets", "github"].map(|k| st.contexts.get(k).cloned());
+            st.contexts.set("inputs", Value::object(inputs));
+            st.contexts.set("secrets", Value::object(Object::new()));
+            if let Some(mut github) = st.contexts.get("github").and_then(Value::as_object).cloned() {
+                github.set("action_path", Value::string(&action_path));
+                st.contexts.set("github", Value::object(github));
+            }
+            let mut env = step_env.to_vec();
+            env.push(("GITHUB_ACTION_PATH".to_owned(), action_path));
+            run_steps(&steps, &env, x, st, depth + 1);
+            st.contexts.set("steps", Value::object(st.steps.clone()));
+            let mut outputs = Object::new();
+            let mut ok = !st.failed;
+            for (name, value) in &def.outputs {
+                if let Some(v) = value {
+                    match eval_string(&v.value, &st.contexts, &funcs, host) {
+                        Ok(s) => outputs.set(name, Value::String(s)),
+                        Err(e) => {
+                            x.shared.log(&st.name, &format!("Error: {uses}: outputs.{name}: {e}"));
+                            ok = false;
+                        }
+                    }
+                }
+            }
+            st.steps = saved_steps;
+            st.failed = saved_failed;
+            for (k, v) in ["inputs", "secrets", "github"].into_iter().zip(saved) {
+                st.contexts.set(k, v.unwrap_or_default());
+            }
+            Ok((ok, outputs))
+        }
+        crate::action::ActionRuns::Node { main, post, post_if } => {
+            let path = search_path(st);
+            if !shell::on_path("node", &path) {
+                return Err(format!("uses: {uses}: a JavaScript action needs Node.js ('node' on PATH)"));
+            }
+            let mut extra: Vec<(String, String)> =
+                inputs.iter().map(|(k, v)| (crate::action::input_env_name(k), v.to_display_string())).collect();
+            extra.push(("GITHUB_ACTION_PATH".to_owned(), action_path));
+            let env = merged_env(&x.shared.wf_env, x.job_env, &st.env_added, step_env);
+            let script = dir.join(&main).to_string_lossy().into_owned();
+            let (ok, outputs, state) =
+                exec_process("node", &[script], &x.shared.workspace, &env, &extra, action_id, x, st, None)?;
+            if let Some(post) = post {
+                let mut penv = extra.clone();
+                penv.extend(state.into_iter().map(|(k, v)| (format!("STATE_{k}"), v)));
+                penv.extend(env);
+                st.posts.push(PostStep {
+                    name: format!("Post {uses}"),
+                    dir: dir.to_path_buf(),
+                    script: post,
+                    post_if,
+                    env: penv,
+                });
+            }
+            Ok((ok, outputs))
+        }
+    }
+}
+
+/// A JavaScript action's post step, under its `post-if` (default
+/// `always()`), evaluated against the job's status.
+fn run_post(post: &PostStep, x: &Exec<'_>, st: &mut LegState) {
+    let cancelled = x.cancel.load(Ordering::SeqCst);
+    let host = StepHost { failed: st.failed, cancelled, workspace: &x.shared.workspace };
+    let cond = post.post_if.clone().unwrap_or_else(|| "always()".to_owned());
+    match eval_if(Some(&cond), &st.contexts, &workflow::step_if_functions(), &host) {
+        Ok(false) => return,
+        Ok(true) => {}
+        Err(e) => {
+            x.shared.log(&st.name, &format!("Error: {}: post-if: {e}", post.name));
+            st.failed = true;
+            return;
+        }
+    }
+    x.shared.log(&st.name, &format!("Run {}", post.name));
+    let script = post.dir.join(&post.script).to_string_lossy().into_owned();
+    let (env, extra): (Vec<_>, Vec<_>) = post
+        .env
+        .iter()
+        .cloned()
+        .partition(|(k, _)| !k.starts_with("INPUT_") && !k.starts_with("STATE_") && k != "GITHUB_ACTION_PATH");
+    match exec_process("node", &[script], &x.shared.workspace, &env, &extra, "post", x, st, None) {
+        Ok((true, _, _)) => {}
+        Ok((false, _, _)) => st.failed = true,
+        Err(e) => {
+            x.shared.log(&st.name, &format!("Error: {}: {e}", post.name));
+            st.failed = true;
+        }
+    }
+}
+
+/// How a process ended: success, its outputs, and its saved state.
+type Executed = (bool, Object, Vec<(String, String)>);
+
+/// Runs one process with fresh file-command files, then applies them:
+/// `GITHUB_ENV` and `GITHUB_PATH` to the job, `GITHUB_OUTPUT` as the
+/// outputs, `GITHUB_STATE` returned for a post step.
+#[allow(clippy::too_many_arguments)]
+fn exec_process(
+    program: &str,
+    args: &[String],
+    cwd: &Path,
+    env: &[(String, String)],
+    extra: &[(String, String)],
+    action: &str,
+    x: &Exec<'_>,
+    st: &mut LegState,
+    timeout: Option<Duration>,
+) -> Result<Executed, String> {
+    let shared = x.shared;
+    let n = shared.next_id();
+    let files = shared.temp.join("_runner_file_commands");
+    let file = |prefix: &str| files.join(format!("{prefix}_{n}"));
+    let (env_file, out_file, path_file, summary_file, state_file) =
+        (file("set_env"), file("set_output"), file("add_path"), file("step_summary"), file("save_state"));
+    for f in [&env_file, &out_file, &path_file, &summary_file, &state_file] {
+        std::fs::write(f, "").map_err(|e| format!("{}: {e}", f.display()))?;
+    }
+    let mut proc = Command::new(program);
+    proc.args(args).current_dir(cwd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in env.iter().chain(extra) {
+        proc.env(k, v);
+    }
+    for (k, v) in &shared.base_env {
+        proc.env(k, v);
+    }
+    let path_str = |p: &Path| p.to_string_lossy().into_owned();
+    proc.env("PATH", search_path(st))
+        .env("GITHUB_JOB", &x.job.id)
+        .env("GITHUB_ACTION", action)
+        .env("GITHUB_ENV", path_str(&env_file))
+        .env("GITHUB_OUTPUT", path_str(&out_file))
+        .env("GITHUB_PATH", path_str(&path_file))
+        .env("GITHUB_STEP_SUMMARY", path_str(&summary_file))
+        .env("GITHUB_STATE", path_str(&state_file));
+    let mut commands = Commands::default();
+    let ok = spawn_and_wait(&mut proc, &st.name, shared, x.cancel, timeout, &mut commands)? && !commands.failed;
 
     // File commands, processed after the step.
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
@@ -1106,11 +1327,18 @@ fn run_step(
         }
         Err(e) => ok = file_command_failed(shared, &st.name, "GITHUB_OUTPUT", &e),
     }
+    let state = match envfile::parse_env_file(&read(&state_file)) {
+        Ok(pairs) => pairs,
+        Err(e) => {
+            ok = file_command_failed(shared, &st.name, "GITHUB_STATE", &e);
+            Vec::new()
+        }
+    };
     envfile::prepend_paths(&mut st.paths_added, &envfile::parse_path_file(&read(&path_file)));
     for f in [&env_file, &out_file, &path_file, &summary_file, &state_file] {
         let _ = std::fs::remove_file(f);
     }
-    Ok((ok, outputs))
+    Ok((ok, outputs, state))
 }
 
 fn file_command_failed(shared: &Shared, leg: &str, file: &str, e: &EnvFileError) -> bool {

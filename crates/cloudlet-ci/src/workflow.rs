@@ -137,7 +137,18 @@ const CTX_STEP: &[&str] =
     &["github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "secrets", "steps", "inputs"];
 const CTX_CALL_WITH: &[&str] = &["github", "needs", "strategy", "matrix", "inputs", "vars", "secrets"];
 
+const CTX_COMPOSITE_STEP: &[&str] =
+    &["github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "steps", "inputs"];
+
 const STEP_FUNCTIONS: &[FunctionSig] = &[HASH_FILES];
+
+/// Reads a composite action's `runs.steps`: every `run` step needs
+/// `shell`, and `secrets` is not available.
+pub fn read_composite_steps(node: &Node) -> (Vec<Step>, Vec<Diagnostic>) {
+    let mut r = Reader { diags: Vec::new(), warnings: Vec::new(), needs_in_scope: None, composite: true };
+    let steps = r.steps(node);
+    (steps, r.diags)
+}
 
 /// At job level the status functions may name the jobs they look at
 /// (`success('build')`).
@@ -202,7 +213,7 @@ const EVENTS: &[&str] = &[
 
 /// Parses and validates a workflow. `file` names it in messages.
 pub fn parse_workflow(file: &str, text: &str) -> Result<Workflow, WorkflowError> {
-    let mut r = Reader { diags: Vec::new(), warnings: Vec::new(), needs_in_scope: None };
+    let mut r = Reader { diags: Vec::new(), warnings: Vec::new(), needs_in_scope: None, composite: false };
     let root = match yaml::parse(text) {
         Ok(root) => root,
         Err(e) => {
@@ -236,6 +247,9 @@ struct Reader {
     warnings: Vec<Diagnostic>,
     /// The `needs` of the job being read: `needs.<id>` must name one.
     needs_in_scope: Option<Vec<String>>,
+    /// Reading a composite action's steps: `shell` is required and the
+    /// `secrets` context is not available.
+    composite: bool,
 }
 
 /// A mapping key as text; a null key (`null:`, `~:`) reads as empty.
@@ -942,6 +956,7 @@ impl Reader {
     }
 
     fn step(&mut self, n: &Node) -> Step {
+        let ctx_step = if self.composite { CTX_COMPOSITE_STEP } else { CTX_STEP };
         let mut step = Step { pos: n.pos, ..Step::default() };
         let Some(pairs) = self.map(n) else { return step };
         let has = |k: &str| pairs.iter().any(|(p, _)| p.as_str() == Some(k));
@@ -952,12 +967,12 @@ impl Reader {
             let key = key_str(k);
             match key.as_str() {
                 "id" => step.id = self.literal(v),
-                "name" => step.name = self.str_template(v, CTX_STEP, STEP_FUNCTIONS),
+                "name" => step.name = self.str_template(v, ctx_step, STEP_FUNCTIONS),
                 "if" => step.if_cond = self.condition(v, CTX_STEP_IF, &step_if_functions()),
-                "run" if is_run => step.run = self.str_template(v, CTX_STEP, STEP_FUNCTIONS),
-                "shell" if is_run => step.shell = self.str_template(v, CTX_STEP, STEP_FUNCTIONS),
+                "run" if is_run => step.run = self.str_template(v, ctx_step, STEP_FUNCTIONS),
+                "shell" if is_run => step.shell = self.str_template(v, ctx_step, STEP_FUNCTIONS),
                 "working-directory" if is_run => {
-                    step.working_directory = self.str_template(v, CTX_STEP, STEP_FUNCTIONS)
+                    step.working_directory = self.str_template(v, ctx_step, STEP_FUNCTIONS)
                 }
                 "uses" if !is_run => {
                     step.uses = self.literal(v);
@@ -970,21 +985,21 @@ impl Reader {
                 "with" if !is_run => {
                     if let Some(p) = self.map(v) {
                         for (wk, wv) in p {
-                            self.templates_in(wv, CTX_STEP, STEP_FUNCTIONS);
+                            self.templates_in(wv, ctx_step, STEP_FUNCTIONS);
                             step.with.push((key_str(wk), wv.clone()));
                         }
                     }
                 }
-                "env" => step.env = self.env_map(v, CTX_STEP),
+                "env" => step.env = self.env_map(v, ctx_step),
                 "continue-on-error" => {
-                    self.templates_in(v, CTX_STEP, STEP_FUNCTIONS);
+                    self.templates_in(v, ctx_step, STEP_FUNCTIONS);
                     step.continue_on_error = Some(v.clone());
                 }
                 "timeout-minutes" => {
-                    self.templates_in(v, CTX_STEP, STEP_FUNCTIONS);
+                    self.templates_in(v, ctx_step, STEP_FUNCTIONS);
                     step.timeout_minutes = Some(v.clone());
                 }
-                "background" | "wait" | "wait-all" | "cancel" => self.templates_in(v, CTX_STEP, STEP_FUNCTIONS),
+                "background" | "wait" | "wait-all" | "cancel" => self.templates_in(v, ctx_step, STEP_FUNCTIONS),
                 _ => self.err(k.pos, format!("Unexpected value '{key}'")),
             }
         }
@@ -993,6 +1008,9 @@ impl Reader {
         }
         if is_run && step.run.is_none() {
             self.err(n.pos, "Required property is missing: run".to_owned());
+        }
+        if self.composite && step.run.is_some() && step.shell.is_none() {
+            self.err(n.pos, "Required property is missing: shell".to_owned());
         }
         if !is_run && step.uses.is_none() {
             self.err(n.pos, "Required property is missing: uses".to_owned());

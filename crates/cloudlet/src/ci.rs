@@ -55,6 +55,9 @@ struct RunArgs {
     /// A configuration variable (the vars context)
     #[arg(long = "var", value_name = "K=V", value_parser = key_value)]
     vars: Vec<(String, String)>,
+    /// Use a local checkout for a remote action: NAME is owner/repo (or owner/repo/path)
+    #[arg(long = "action", value_name = "NAME=PATH", value_parser = key_value)]
+    actions: Vec<(String, String)>,
     /// Run only this job and the jobs it needs
     #[arg(long = "job", value_name = "ID")]
     job: Option<String>,
@@ -152,6 +155,7 @@ fn run_command(args: RunArgs) -> Result<(), ()> {
         run_id,
         run_number: 1,
         changed_paths: (args.event == "push").then(|| changed_files(&dir)).flatten(),
+        actions: args.actions.iter().map(|(k, v)| (k.clone(), dir.join(v))).collect(),
         cancel: Some(cancel_on_ctrl_c()),
     };
     let report = match run_workflow(&wf, &ctx, clock, Arc::new(StderrLog)) {
