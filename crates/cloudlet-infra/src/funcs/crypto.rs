@@ -85,7 +85,9 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
                 // Below the minimum, Go's bcrypt uses its default cost.
                 let cost = if cost < 4 { 10 } else { cost };
                 if cost > 31 {
-                    return fail(format!("error occured generating password crypto/bcrypt: cost {cost} is outside allowed range (4,31)"));
+                    return fail(format!(
+                        "error occured generating password crypto/bcrypt: cost {cost} is outside allowed range (4,31)"
+                    ));
                 }
                 let hashed = bcrypt::hash_with_result(str_arg(a, 0), cost as u32)
                     .map_err(|e| super::FuncError::Failed(format!("error occured generating password {e}")))?;

@@ -42,7 +42,8 @@ pub struct FuncContext {
     /// The current time as RFC 3339, for `timestamp()` (injected, never
     /// read from the wall clock here).
     pub now_rfc3339: Option<String>,
-    /// Allows `type()` (console only).
+    /// Evaluating console input (no function differs yet; kept so the
+    /// console's own functions can be told apart).
     pub console: bool,
 }
 
@@ -157,7 +158,7 @@ pub fn exists(name: &str) -> bool {
 
 /// Calls a function with evaluated arguments.
 pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext, span: Option<Range<usize>>) -> Result<Value, Diagnostic> {
-    let Some(func) = lookup(name).filter(|_| name != "type" || ctx.console) else {
+    let Some(func) = lookup(name) else {
         return Err(Diagnostic::reference(
             "Call to unknown function",
             format!("There is no function named \"{name}\"."),
@@ -224,9 +225,6 @@ fn typeconv(name: &str) -> Option<Func> {
                 return arg_err(0, "the given value is not sensitive, so this call is redundant");
             }
             Ok(a[0].clone().into_unmarked().0)
-        }),
-        "type" => f(vec![Param { allow_unknown: true, ..p_null("value", ANY) }], |a, _| {
-            Ok(Value::Marked(Box::new(Value::String(a[0].ty().type_expr()))))
         }),
         _ => return None,
     })
