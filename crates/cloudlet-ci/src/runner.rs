@@ -124,6 +124,8 @@ pub enum RunError {
     NeedsContainer { file: String, line: usize, col: usize, job: String, key: String },
     #[error("{0}")]
     Evaluation(String),
+    #[error("{file}:{line}:{col}: uses: {uses}: {message}")]
+    LocalAction { file: String, line: usize, col: usize, uses: String, message: String },
     #[error("input '{0}' is required")]
     MissingInput(String),
     #[error("could not prepare the runner's temporary directory {path}")]
@@ -190,6 +192,7 @@ pub fn run_workflow(
             key: k.value.clone(),
         });
     }
+    check_local_actions(&wf.file, jobs.iter().flat_map(|j| j.steps.iter()), &ctx.workspace, 0)?;
     let inputs = inputs_context(wf, ctx)?;
     let temp = std::env::temp_dir().join(format!("cloudlet-ci-{}-{}", ctx.run_id, std::process::id()));
     std::fs::create_dir_all(temp.join("_runner_file_commands"))
@@ -405,6 +408,36 @@ fn skipped_report(job: &Job, now: Timestamp) -> JobReport {
         started_at: now,
         finished_at: now,
     }
+}
+
+/// Every local action the steps use must exist and be valid before
+/// anything runs (composite actions are checked down to their own local
+/// actions).
+fn check_local_actions<'a>(
+    file: &str,
+    steps: impl Iterator<Item = &'a Step>,
+    workspace: &Path,
+    depth: usize,
+) -> Result<(), RunError> {
+    for step in steps {
+        let Some(u) = &step.uses else { continue };
+        let Some(rel) = u.value.strip_prefix("./") else { continue };
+        let fail = |message: String| RunError::LocalAction {
+            file: file.to_owned(),
+            line: u.pos.line,
+            col: u.pos.col,
+            uses: u.value.clone(),
+            message,
+        };
+        if depth >= MAX_ACTION_DEPTH {
+            return Err(fail(format!("actions may nest at most {MAX_ACTION_DEPTH} deep")));
+        }
+        let def = crate::action::load_action(&workspace.join(rel), u.value.trim_end_matches('/')).map_err(fail)?;
+        if let crate::action::ActionRuns::Composite(inner) = &def.runs {
+            check_local_actions(file, inner.iter(), workspace, depth + 1)?;
+        }
+    }
+    Ok(())
 }
 
 /// The jobs to run: all, or one job and everything it needs.

@@ -92,3 +92,19 @@ fn branch_filters_decide_whether_the_workflow_runs() {
     assert!(ok, "{stderr}");
     assert!(dir.path().join("ran").exists());
 }
+
+#[test]
+fn missing_local_actions_are_refused_before_anything_runs() {
+    let dir = repo(
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: touch ran\n      - uses: ./missing-action\n",
+    );
+    let (ok, _, stderr) = run(dir.path(), &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            ".github/workflows/ci.yml:7:15: uses: ./missing-action: Can't find 'action.yml' or 'action.yaml'"
+        ),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("ran").exists());
+}
