@@ -435,7 +435,7 @@ fn provisioned_json(view: &ProvisionedConfigView, with_arn: bool) -> Value {
     body
 }
 
-fn json_ok(status: StatusCode, body: &Value) -> Response {
+pub(crate) fn json_ok(status: StatusCode, body: &Value) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
@@ -451,7 +451,7 @@ fn missing_qualifier() -> LambdaError {
 }
 
 /// Runs a settings write (which writes the store) on a blocking thread.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, LambdaError> + Send + 'static,
     ok: impl FnOnce(T) -> Response,
 ) -> Response {

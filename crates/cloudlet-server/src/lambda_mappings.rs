@@ -12,8 +12,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::get;
 use cloudlet_functions::mappings::{EventSourceMappings, MappingRequest, MappingView, REPORT_BATCH_ITEM_FAILURES};
 use cloudlet_functions::{ErrorType, LambdaError};
@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 
 use crate::AppState;
 use crate::lambda::{error_response, query_param};
+use crate::lambda_invoke::{blocking, json_ok as json_response};
 
 /// Request members of other event sources, refused for SQS by name.
 const OTHER_SOURCES_MEMBERS: &[&str] = &[
@@ -55,7 +56,7 @@ async fn create(State(state): State<AppState>, body: Bytes) -> Response {
         Err(err) => return error_response(&err),
     };
     let mappings = Arc::clone(state.mappings());
-    blocking(move || mappings.create(&request), StatusCode::ACCEPTED).await
+    blocking(move || mappings.create(&request), accepted).await
 }
 
 async fn get_one(State(state): State<AppState>, Path(uuid): Path<String>) -> Response {
@@ -71,12 +72,12 @@ async fn update(State(state): State<AppState>, Path(uuid): Path<String>, body: B
         Err(err) => return error_response(&err),
     };
     let mappings = Arc::clone(state.mappings());
-    blocking(move || mappings.update(&uuid, &request), StatusCode::ACCEPTED).await
+    blocking(move || mappings.update(&uuid, &request), accepted).await
 }
 
 async fn delete(State(state): State<AppState>, Path(uuid): Path<String>) -> Response {
     let mappings = Arc::clone(state.mappings());
-    blocking(move || mappings.delete(&uuid), StatusCode::ACCEPTED).await
+    blocking(move || mappings.delete(&uuid), accepted).await
 }
 
 async fn list(State(state): State<AppState>, uri: Uri) -> Response {
@@ -183,6 +184,11 @@ fn parse(body: &[u8]) -> Result<MappingRequest, LambdaError> {
     })
 }
 
+/// Create, Update and Delete answer 202 with the mapping.
+fn accepted(view: MappingView) -> Response {
+    json_response(StatusCode::ACCEPTED, &mapping_json(&view))
+}
+
 /// `EventSourceMappingConfiguration` as Lambda returns it for an SQS source.
 fn mapping_json(view: &MappingView) -> Value {
     let mapping = &view.mapping;
@@ -202,22 +208,6 @@ fn mapping_json(view: &MappingView) -> Value {
         body["ScalingConfig"] = json!({ "MaximumConcurrency": maximum });
     }
     body
-}
-
-/// Runs a write (which writes the store) on a blocking thread.
-async fn blocking(
-    work: impl FnOnce() -> Result<MappingView, LambdaError> + Send + 'static,
-    status: StatusCode,
-) -> Response {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(view)) => json_response(status, &mapping_json(&view)),
-        Ok(Err(err)) => error_response(&err),
-        Err(join) => error_response(&LambdaError::service(format!("the request's worker failed: {join}"))),
-    }
-}
-
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 impl AppState {

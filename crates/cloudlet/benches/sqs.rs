@@ -138,19 +138,12 @@ fn run_phases(target: &'static str, addr: SocketAddr, phase: Duration) -> Vec<Ph
                 let mut latencies = Vec::new();
                 loop {
                     let t = Instant::now();
-                    let out = conn.call("ReceiveMessage", &json!({ "QueueUrl": url, "MaxNumberOfMessages": 10 }));
-                    let messages = out["Messages"].as_array().cloned().unwrap_or_default();
-                    if messages.is_empty() {
+                    let n = receive_and_delete(&mut conn, &url);
+                    if n == 0 {
                         break;
                     }
-                    let entries: Vec<Value> = messages
-                        .iter()
-                        .enumerate()
-                        .map(|(i, m)| json!({ "Id": i.to_string(), "ReceiptHandle": m["ReceiptHandle"] }))
-                        .collect();
-                    conn.call("DeleteMessageBatch", &json!({ "QueueUrl": url, "Entries": entries }));
                     latencies.push(t.elapsed());
-                    received.fetch_add(messages.len() as u64, Ordering::Relaxed);
+                    received.fetch_add(n, Ordering::Relaxed);
                 }
                 latencies
             })
@@ -195,18 +188,11 @@ fn depth_profile(addr: SocketAddr, depth: u64) {
             std::thread::spawn(move || {
                 let mut conn = Conn::new(addr);
                 loop {
-                    let out = conn.call("ReceiveMessage", &json!({ "QueueUrl": url, "MaxNumberOfMessages": 10 }));
-                    let messages = out["Messages"].as_array().cloned().unwrap_or_default();
-                    if messages.is_empty() {
+                    let n = receive_and_delete(&mut conn, &url);
+                    if n == 0 {
                         break;
                     }
-                    let entries: Vec<Value> = messages
-                        .iter()
-                        .enumerate()
-                        .map(|(i, m)| json!({ "Id": i.to_string(), "ReceiptHandle": m["ReceiptHandle"] }))
-                        .collect();
-                    conn.call("DeleteMessageBatch", &json!({ "QueueUrl": url, "Entries": entries }));
-                    done.fetch_add(messages.len() as u64, Ordering::Relaxed);
+                    done.fetch_add(n, Ordering::Relaxed);
                 }
             })
         })
@@ -229,6 +215,23 @@ fn depth_profile(addr: SocketAddr, depth: u64) {
             step as f64 / drain.as_secs_f64()
         );
     }
+}
+
+/// One ReceiveMessage (up to 10) and a DeleteMessageBatch of what came;
+/// how many messages that was (0: the queue looked empty).
+fn receive_and_delete(conn: &mut Conn, url: &str) -> u64 {
+    let out = conn.call("ReceiveMessage", &json!({ "QueueUrl": url, "MaxNumberOfMessages": 10 }));
+    let messages = out["Messages"].as_array().cloned().unwrap_or_default();
+    if messages.is_empty() {
+        return 0;
+    }
+    let entries: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({ "Id": i.to_string(), "ReceiptHandle": m["ReceiptHandle"] }))
+        .collect();
+    conn.call("DeleteMessageBatch", &json!({ "QueueUrl": url, "Entries": entries }));
+    messages.len() as u64
 }
 
 /// How long each `step` of `counter`'s way to `total` took.
