@@ -136,6 +136,43 @@ pub fn parse_expression(src: &str) -> Result<Expression, Diagnostic> {
     })
 }
 
+/// A JSON value as an expression, with the meaning Terraform's JSON syntax
+/// gives it: strings are templates (`"${var.x}"`), arrays tuples, objects
+/// objects whose keys are templates too; `"//"` keys are comments.
+pub fn json_expression(j: &serde_json::Value) -> Result<Expression, Diagnostic> {
+    use hcl_edit::expr::{Array, Object, ObjectKey, ObjectValue};
+    Ok(match j {
+        serde_json::Value::Null => Expression::null(),
+        serde_json::Value::Bool(b) => Expression::from(*b),
+        serde_json::Value::Number(n) => parse_expression(&n.to_string())?,
+        serde_json::Value::String(s) => json_template(s)?,
+        serde_json::Value::Array(items) => {
+            Expression::Array(items.iter().map(json_expression).collect::<Result<Array, _>>()?)
+        }
+        serde_json::Value::Object(map) => {
+            let mut obj = Object::new();
+            for (k, v) in map {
+                if k == "//" {
+                    continue;
+                }
+                obj.insert(ObjectKey::Expression(json_template(k)?), ObjectValue::new(json_expression(v)?));
+            }
+            Expression::Object(obj)
+        }
+    })
+}
+
+fn json_template(s: &str) -> Result<Expression, Diagnostic> {
+    let template = hcl_edit::parser::parse_template(s).map_err(|e| {
+        Diagnostic::new(
+            "Invalid template",
+            format!("{} in the JSON string {}", e.message(), crate::format::quote(s)),
+            None,
+        )
+    })?;
+    Ok(Expression::StringTemplate(hcl_edit::template::StringTemplate::from(template.into_iter().collect::<Vec<_>>())))
+}
+
 /// The first backslash escape in a quoted string that HCL does not know.
 fn invalid_escape(src: &str) -> Option<(usize, char)> {
     let mut in_string = false;

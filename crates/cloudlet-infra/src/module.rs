@@ -115,13 +115,43 @@ impl ModuleScope {
                     }
                 }
                 FileBody::Json(json) => {
-                    if let Some(vars) = json.get("variable").and_then(|v| v.as_object()) {
+                    let in_file = |d: Diagnostic| err(Some(&file.path), d);
+                    for vars in blocks(json, "variable") {
                         for (name, spec) in vars {
-                            let default = spec.get("default").map(crate::funcs::json_to_value);
+                            let ty = match spec.get("type").and_then(|t| t.as_str()) {
+                                Some(t) => type_constraint(&crate::config::parse_expression(t).map_err(in_file)?)
+                                    .map_err(in_file)?,
+                                None => Type::Dynamic,
+                            };
+                            let default = match spec.get("default") {
+                                Some(d) => Some(convert(&crate::funcs::json_to_value(d), &ty).map_err(|c| {
+                                    in_file(Diagnostic::new(
+                                        "Invalid default value for variable",
+                                        format!("This default value is not compatible with the variable's type constraint: {}.", c.full()),
+                                        None,
+                                    ))
+                                })?),
+                                None => None,
+                            };
+                            let flag = |k: &str| spec.get(k).and_then(serde_json::Value::as_bool);
                             declared.insert(
                                 name.clone(),
-                                Variable { ty: Type::Dynamic, default, sensitive: false, nullable: true },
+                                Variable {
+                                    ty,
+                                    default,
+                                    sensitive: flag("sensitive").unwrap_or(false),
+                                    nullable: flag("nullable").unwrap_or(true),
+                                },
                             );
+                        }
+                    }
+                    for block in blocks(json, "locals") {
+                        for (name, value) in block {
+                            if name == "//" {
+                                continue;
+                            }
+                            let expr = crate::config::json_expression(value).map_err(in_file)?;
+                            locals.insert(name.clone(), (fi, expr));
                         }
                     }
                 }
@@ -307,7 +337,9 @@ impl ModuleScope {
         let f = &self.files[file];
         let name =
             f.path.file_name().map_or_else(|| f.path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        match &d.span {
+        // Spans in JSON files are relative to the JSON string, not the file.
+        let span = if matches!(f.body, FileBody::Json(_)) { &None } else { &d.span };
+        match span {
             Some(span) => {
                 let (line, text) = f.line_at(span.start);
                 d.render_plain(&format!("{name} line {line}, in {context}"), Some((line, text)))
@@ -365,6 +397,16 @@ impl Scope for ModuleScope {
                 _ => None,
             }),
         }
+    }
+}
+
+/// The objects of a top-level JSON block type: `{"locals": {...}}` or
+/// `{"locals": [{...}, {...}]}`.
+fn blocks<'j>(json: &'j serde_json::Value, kind: &str) -> Vec<&'j serde_json::Map<String, serde_json::Value>> {
+    match json.get(kind) {
+        Some(serde_json::Value::Object(m)) => vec![m],
+        Some(serde_json::Value::Array(items)) => items.iter().filter_map(serde_json::Value::as_object).collect(),
+        _ => Vec::new(),
     }
 }
 
