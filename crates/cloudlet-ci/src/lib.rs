@@ -12,6 +12,7 @@ pub mod expr;
 pub mod filters;
 pub mod hash_files;
 pub mod matrix;
+pub mod reusable;
 pub mod runner;
 pub mod scheduler;
 pub mod shell;

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use cloudlet_ci::expr::Value;
+use cloudlet_ci::reusable::check_calls;
 use cloudlet_ci::workflow::parse_workflow;
 
 /// Error fixtures whose messages cloudlet reproduces exactly.
@@ -38,6 +39,11 @@ const ERROR_CASES: &[&str] = &[
     "errors-on-workflow_call-input-unexpected-property",
     "errors-on-workflow_call-output",
     "errors-required-property-missing",
+    "errors-reusable-workflow-job-inputs-required",
+    "errors-reusable-workflow-job-inputs-type-mismatch",
+    "errors-reusable-workflow-job-inputs-undefined",
+    "errors-reusable-workflow-job-secrets-required",
+    "errors-reusable-workflow-job-secrets-undefined",
     "errors-reusable-workflow-job-secrets",
     "errors-step-id",
     "errors-step-if",
@@ -53,6 +59,8 @@ const ERROR_CASES: &[&str] = &[
 struct Fixture {
     name: String,
     workflow: String,
+    /// Referenced workflows: `uses:` target → text.
+    files: Vec<(String, String)>,
     expected_errors: Option<Vec<String>>,
 }
 
@@ -76,9 +84,16 @@ fn fixtures() -> Vec<Fixture> {
                 .filter_map(|e| e.as_object()?.get("Message")?.as_str().map(str::to_owned))
                 .collect()
         });
+        let docs = &parts[1..parts.len() - 1];
+        let files = docs[1..]
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| (c[0].trim().to_owned(), c[1].to_owned() + "\n"))
+            .collect();
         out.push(Fixture {
             name: p.file_stem().unwrap_or_default().to_string_lossy().into_owned(),
-            workflow: parts[1..parts.len() - 1].join("\n---\n") + "\n",
+            workflow: docs[0].to_owned() + "\n",
+            files,
             expected_errors,
         });
     }
@@ -87,8 +102,18 @@ fn fixtures() -> Vec<Fixture> {
 
 fn github_messages(f: &Fixture) -> Vec<String> {
     let file = format!(".github/workflows/{}.yml", f.name);
-    match parse_workflow(&file, &f.workflow) {
-        Ok(_) => Vec::new(),
+    let checked = parse_workflow(&file, &f.workflow).and_then(|wf| {
+        let mut resolve = |uses: &str| {
+            f.files
+                .iter()
+                .find(|(name, _)| name == uses)
+                .map(|(_, text)| text.clone())
+                .ok_or_else(|| format!("{uses} is not in the fixture"))
+        };
+        check_calls(&wf, &mut resolve)
+    });
+    match checked {
+        Ok(()) => Vec::new(),
         Err(e) => e
             .diagnostics
             .iter()
