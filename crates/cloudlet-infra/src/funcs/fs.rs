@@ -80,6 +80,7 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "dirname" => f(vec![p("path", S)], |a, _| Ok(Value::string(go_dir(str_arg(a, 0))))),
         "pathexpand" => f(vec![p("path", S)], |a, _| Ok(Value::string(expand_home(str_arg(a, 0))))),
         "templatefile" => f(vec![p("path", S), p("vars", ANY)], templatefile),
+        "templatestring" => f(vec![p("template", S), p("vars", ANY)], templatestring),
         "fileset" => f(vec![p("path", S), p("pattern", S)], fileset),
         "abspath" => f(vec![p("path", S)], |a, c| {
             let p = Path::new(str_arg(a, 0));
@@ -124,7 +125,18 @@ fn templatefile(a: &[Value], ctx: &FuncContext) -> FResult {
     let path = str_arg(a, 0);
     let bytes = read(ctx, path)?;
     let src = String::from_utf8(bytes).or_else(|_| arg_err(0, format!("contents of {path} are not valid UTF-8")))?;
-    let vars = match a[1].unmarked() {
+    render_template(path, &src, &a[1], ctx)
+}
+
+/// `templatestring`: a string value rendered as a template.
+fn templatestring(a: &[Value], ctx: &FuncContext) -> FResult {
+    render_template("<templatestring>", str_arg(a, 0), &a[1], ctx)
+}
+
+/// Renders template text with only `vars` in scope.
+fn render_template(path: &str, src: &str, vars: &Value, ctx: &FuncContext) -> FResult {
+    let src = src.to_owned();
+    let vars = match vars.unmarked() {
         Value::Object(m) | Value::Map(_, m) => m.clone(),
         Value::Null(_) => std::collections::BTreeMap::new(),
         _ => return arg_err(1, "invalid vars value: must be a map"),

@@ -220,6 +220,13 @@ fn typeconv(name: &str) -> Option<Func> {
         "sensitive" => f(vec![Param { allow_marked: true, allow_unknown: true, ..p_null("value", ANY) }], |a, _| {
             Ok(a[0].clone().mark_if(true))
         }),
+        "issensitive" => f(vec![Param { allow_marked: true, allow_unknown: true, ..p_null("value", ANY) }], |a, _| {
+            Ok(Value::Bool(a[0].is_marked()))
+        }),
+        // cloudlet has no ephemeral values yet, so there is nothing to null out.
+        "ephemeralasnull" => {
+            f(vec![Param { allow_marked: true, allow_unknown: true, ..p_null("value", ANY) }], |a, _| Ok(a[0].clone()))
+        }
         "nonsensitive" => f(vec![Param { allow_marked: true, allow_unknown: true, ..p_null("value", ANY) }], |a, _| {
             if !a[0].is_marked() {
                 return arg_err(0, "the given value is not sensitive, so this call is redundant");

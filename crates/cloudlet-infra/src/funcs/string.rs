@@ -498,6 +498,18 @@ mod tests {
     }
 
     #[test]
+    fn newer_string_functions() {
+        assert_eq!(ev(r#"startswith("hello", "he")"#), "true");
+        assert_eq!(ev(r#"endswith("hello", "he")"#), "false");
+        assert_eq!(ev(r#"strcontains("hello", "ll")"#), "true");
+        assert_eq!(ev(r#"issensitive(sensitive("x"))"#), "true");
+        assert_eq!(ev(r#"issensitive("x")"#), "false");
+        assert_eq!(ev(r#"ephemeralasnull("x")"#), "\"x\"");
+        assert_eq!(ev(r#"templatestring("Hi $${n}%%{ if x }!%%{ endif }", { n = "you", x = true })"#), "\"Hi you!\"");
+        assert!(ev(r#"templatestring("$${nope}", {})"#).contains("vars map does not contain key \"nope\""));
+    }
+
+    #[test]
     fn format_verbs() {
         assert_eq!(ev(r#"format("%05.2f|%-4s|%q", 3.14159, "ab", "q")"#), r#""03.14|ab  |\"q\"""#);
         assert_eq!(ev(r#"format("%d-%03d-%x", 7, 5, 255)"#), r#""7-005-ff""#);

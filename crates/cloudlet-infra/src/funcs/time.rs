@@ -327,6 +327,12 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             let m = parse_rfc3339(ts).or_else(|e| arg_err(1, e))?;
             formatdate(str_arg(a, 0), m).map(Value::string).or_else(|e| arg_err(0, e))
         }),
+        "timecmp" => f(vec![p("timestamp_a", S), p("timestamp_b", S)], |a, _| {
+            let x = parse_rfc3339(str_arg(a, 0)).or_else(|e| arg_err(0, e))?;
+            let y = parse_rfc3339(str_arg(a, 1)).or_else(|e| arg_err(1, e))?;
+            let ord = (x.secs, x.nanos).cmp(&(y.secs, y.nanos));
+            Ok(Value::int(ord as i64))
+        }),
         "timeadd" => f(vec![p("timestamp", S), p("duration", S)], |a, _| {
             let ts = str_arg(a, 0);
             let m = parse_rfc3339(ts).or_else(fail)?;
@@ -360,5 +366,8 @@ mod tests {
         assert_eq!(ev(r#"timeadd("2017-11-22T00:00:00Z", "10m")"#), r#""2017-11-22T00:10:00Z""#);
         assert_eq!(ev(r#"timeadd("2017-11-22T00:00:00Z", "-1h30m")"#), r#""2017-11-21T22:30:00Z""#);
         assert_eq!(super::rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(ev(r#"timecmp("2017-11-22T00:00:00Z", "2017-11-22T01:00:00+01:00")"#), "0");
+        assert_eq!(ev(r#"timecmp("2017-11-22T00:00:01Z", "2017-11-22T00:00:00Z")"#), "1");
+        assert_eq!(ev(r#"timecmp("2017-11-21T00:00:00Z", "2017-11-22T00:00:00Z")"#), "-1");
     }
 }
