@@ -60,10 +60,26 @@ pub struct RunContext {
     /// `--action NAME=PATH`: a local checkout for the remote action NAME
     /// (`owner/repo` or `owner/repo/path`).
     pub actions: Vec<(String, PathBuf)>,
+    /// Set when this run is a reusable workflow called by a job.
+    pub call: Option<CallArgs>,
     /// Set to cancel the run (Ctrl-C): running steps are stopped, and jobs
     /// whose `if:` still holds (`always()`) run.
     pub cancel: Option<Arc<AtomicBool>>,
 }
+
+/// What a calling job passes to a reusable workflow.
+#[derive(Clone, Debug, Default)]
+pub struct CallArgs {
+    /// Inputs, typed by the called workflow's declarations.
+    pub inputs: Object,
+    pub secrets: Vec<(String, String)>,
+    /// 1 for a workflow called by the top-level one.
+    pub depth: usize,
+}
+
+/// How deep reusable workflows may nest (the caller plus nine), as on
+/// GitHub.
+pub const MAX_CALL_DEPTH: usize = 10;
 
 /// One leg's (or skipped job's) outcome in the run report.
 #[derive(Clone, Debug)]
@@ -82,6 +98,9 @@ pub struct RunReport {
     pub run_id: u64,
     pub conclusion: JobResult,
     pub jobs: Vec<JobReport>,
+    /// Each job's result and merged outputs (the `jobs` context of a
+    /// reusable workflow's outputs).
+    pub job_results: Vec<(String, JobResult, Object)>,
 }
 
 impl RunReport {
@@ -126,6 +145,8 @@ pub enum RunError {
     Evaluation(String),
     #[error("{file}:{line}:{col}: uses: {uses}: {message}")]
     LocalAction { file: String, line: usize, col: usize, uses: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
     #[error("input '{0}' is required")]
     MissingInput(String),
     #[error("could not prepare the runner's temporary directory {path}")]
@@ -149,6 +170,8 @@ struct LegDone {
     leg: usize,
     outcome: LegOutcome,
     outputs: Object,
+    /// The called workflow's jobs, for a reusable-workflow job.
+    nested: Vec<JobReport>,
     started_at: Timestamp,
     finished_at: Timestamp,
 }
@@ -160,7 +183,11 @@ pub fn run_workflow(
     clock: SharedClock,
     log: Arc<dyn LogSink>,
 ) -> Result<RunReport, RunError> {
-    if !wf.events.iter().any(|e| e.value == ctx.event_name) {
+    if ctx.call.is_some() {
+        if crate::reusable::interface(wf).is_none() {
+            return Err(RunError::Invalid(format!("{} is not triggered by workflow_call", wf.file)));
+        }
+    } else if !wf.events.iter().any(|e| e.value == ctx.event_name) {
         return Err(RunError::NotTriggered {
             event: ctx.event_name.clone(),
             events: wf.events.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", "),
@@ -173,15 +200,17 @@ pub fn run_workflow(
         }
         v.as_str().map(str::to_owned)
     };
-    crate::filters::check_trigger(
-        wf.on.as_ref(),
-        &ctx.event_name,
-        &ctx.git_ref,
-        payload(&["pull_request", "base", "ref"]).as_deref(),
-        payload(&["action"]).as_deref(),
-        ctx.changed_paths.as_deref(),
-    )
-    .map_err(RunError::Filtered)?;
+    if ctx.call.is_none() {
+        crate::filters::check_trigger(
+            wf.on.as_ref(),
+            &ctx.event_name,
+            &ctx.git_ref,
+            payload(&["pull_request", "base", "ref"]).as_deref(),
+            payload(&["action"]).as_deref(),
+            ctx.changed_paths.as_deref(),
+        )
+        .map_err(RunError::Filtered)?;
+    }
     let jobs = select_jobs(wf, ctx.only_job.as_deref())?;
     if let Some((job, k)) = jobs.iter().find_map(|j| j.container_key.as_ref().map(|k| (j, k))) {
         return Err(RunError::NeedsContainer {
@@ -193,8 +222,16 @@ pub fn run_workflow(
         });
     }
     check_local_actions(&wf.file, jobs.iter().flat_map(|j| j.steps.iter()), &ctx.workspace, 0)?;
-    let inputs = inputs_context(wf, ctx)?;
-    let temp = std::env::temp_dir().join(format!("cloudlet-ci-{}-{}", ctx.run_id, std::process::id()));
+    let mut resolve = |uses: &str| read_called_workflow(&ctx.workspace, &ctx.actions, uses);
+    crate::reusable::check_calls(wf, &mut resolve).map_err(|e| RunError::Invalid(e.to_string()))?;
+    let inputs = match &ctx.call {
+        Some(call) => call.inputs.clone(),
+        None => inputs_context(wf, ctx)?,
+    };
+    // Unique per run, also for the nested runs of reusable workflows.
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let seq = RUNS.fetch_add(1, Ordering::SeqCst);
+    let temp = std::env::temp_dir().join(format!("cloudlet-ci-{}-{}-{seq}", ctx.run_id, std::process::id()));
     std::fs::create_dir_all(temp.join("_runner_file_commands"))
         .map_err(|source| RunError::Temp { path: temp.clone(), source })?;
     let event_path = temp.join("event.json");
@@ -207,11 +244,12 @@ pub fn run_workflow(
     base.set("vars", pairs_object(&ctx.vars));
     let mut secrets = Object::new();
     secrets.set("GITHUB_TOKEN", Value::string(""));
-    for (k, v) in &ctx.secrets {
+    let run_secrets = ctx.call.as_ref().map_or(&ctx.secrets, |c| &c.secrets);
+    for (k, v) in run_secrets {
         secrets.set(k, Value::string(v));
     }
     base.set("secrets", Value::object(secrets));
-    let masks: Vec<String> = ctx.secrets.iter().map(|(_, v)| v.clone()).filter(|v| !v.is_empty()).collect();
+    let masks: Vec<String> = run_secrets.iter().map(|(_, v)| v.clone()).filter(|v| !v.is_empty()).collect();
 
     // Workflow env: github, secrets, inputs, vars.
     let wf_env = eval_env(&wf.env, &base).map_err(RunError::Evaluation)?;
@@ -239,6 +277,7 @@ pub fn run_workflow(
         counter: AtomicU64::new(0),
         base_env: default_env(wf, ctx, &temp, &event_path),
         actions: ctx.actions.clone(),
+        ctx: ctx.clone(),
     });
     let mut plans: Vec<Vec<LegPlan>> = vec![Vec::new(); jobs.len()];
     let mut leg_outputs: Vec<Vec<Option<Object>>> = vec![Vec::new(); jobs.len()];
@@ -291,9 +330,15 @@ pub fn run_workflow(
                     let tx = tx.clone();
                     std::thread::spawn(move || {
                         let started_at = shared.clock.now();
-                        let (outcome, outputs) = run_leg(&job_def, &plan, &shared, &cancel);
+                        let (outcome, outputs, nested) = match &job_def.uses {
+                            Some(_) => run_called(&job_def, &plan, &shared, &cancel),
+                            None => {
+                                let (o, out) = run_leg(&job_def, &plan, &shared, &cancel);
+                                (o, out, Vec::new())
+                            }
+                        };
                         let finished_at = shared.clock.now();
-                        let _ = tx.send(LegDone { job, leg, outcome, outputs, started_at, finished_at });
+                        let _ = tx.send(LegDone { job, leg, outcome, outputs, nested, started_at, finished_at });
                     });
                 }
                 Action::Cancel { job, leg, reason } => {
@@ -359,7 +404,15 @@ pub fn run_workflow(
     } else {
         JobResult::Success
     };
-    Ok(RunReport { run_id: ctx.run_id, conclusion, jobs: reports.into_iter().map(|(_, _, r)| r).collect() })
+    let job_results = (0..jobs.len())
+        .map(|j| (jobs[j].id.clone(), sched.result(j).unwrap_or(JobResult::Skipped), job_outputs[j].clone()))
+        .collect();
+    Ok(RunReport {
+        run_id: ctx.run_id,
+        conclusion,
+        jobs: reports.into_iter().map(|(_, _, r)| r).collect(),
+        job_results,
+    })
 }
 
 fn record(
@@ -396,6 +449,9 @@ fn record(
             finished_at: done.finished_at,
         },
     ));
+    for r in done.nested {
+        reports.push((done.job, done.leg, r));
+    }
 }
 
 fn skipped_report(job: &Job, now: Timestamp) -> JobReport {
@@ -438,6 +494,138 @@ fn check_local_actions<'a>(
         }
     }
     Ok(())
+}
+
+/// The text of a called workflow: `./path` in the workspace, or a remote
+/// one through `--action owner/repo=PATH`.
+fn read_called_workflow(workspace: &Path, actions: &[(String, PathBuf)], uses: &str) -> Result<String, String> {
+    let path = match uses.strip_prefix("./") {
+        Some(rel) => workspace.join(rel),
+        None => mapped_action(actions, uses).ok_or_else(|| {
+            format!(
+                "cloudlet ci does not download workflows; map a local checkout with --action {}=PATH",
+                uses.split('/').take(2).collect::<Vec<_>>().join("/")
+            )
+        })?,
+    };
+    std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Log lines of a called workflow, under the calling job's name.
+struct PrefixLog {
+    inner: Arc<dyn LogSink>,
+    prefix: String,
+}
+
+impl LogSink for PrefixLog {
+    fn line(&self, job: &str, line: &str) {
+        self.inner.line(&format!("{} / {job}", self.prefix), line);
+    }
+}
+
+/// Runs a reusable-workflow job: the called workflow as a nested run with
+/// the job's inputs and secrets, its outputs from the `jobs` context.
+fn run_called(
+    job: &Job,
+    plan: &LegPlan,
+    shared: &Shared,
+    cancel: &Arc<AtomicBool>,
+) -> (LegOutcome, Object, Vec<JobReport>) {
+    let fail = |message: String| {
+        shared.log(&plan.name, &format!("Error: {message}"));
+        (LegOutcome::Failure, Object::new(), Vec::new())
+    };
+    let Some(uses) = &job.uses else { return fail("not a reusable-workflow job".to_owned()) };
+    let depth = shared.ctx.call.as_ref().map_or(0, |c| c.depth) + 1;
+    if depth >= MAX_CALL_DEPTH {
+        return fail(format!("Nested reusable workflow depth exceeded {}.", MAX_CALL_DEPTH - 1));
+    }
+    let text = match read_called_workflow(&shared.workspace, &shared.actions, &uses.value) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("uses: {}: {e}", uses.value)),
+    };
+    let callee = match workflow::parse_workflow(&uses.value, &text) {
+        Ok(wf) => wf,
+        Err(e) => return fail(e.to_string()),
+    };
+    let iface = crate::reusable::interface(&callee).unwrap_or_default();
+    let host = expr::NoHost;
+    let mut inputs = Object::new();
+    for input in &iface.inputs {
+        let given = job.with.iter().find(|(k, _)| k.eq_ignore_ascii_case(&input.name)).map(|(_, v)| v);
+        let value = match (given, &input.default) {
+            (Some(v), _) | (None, Some(v)) => match eval_node(v, &plan.contexts, &[], &host) {
+                Ok(v) => crate::reusable::typed(&input.ty, v),
+                Err(e) => return fail(format!("with.{}: {e}", input.name)),
+            },
+            (None, None) => crate::reusable::zero(&input.ty),
+        };
+        inputs.set(&input.name, value);
+    }
+    let caller_secrets: Vec<(String, String)> = plan
+        .contexts
+        .get("secrets")
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter().filter(|(k, _)| *k != "GITHUB_TOKEN").map(|(k, v)| (k.to_owned(), v.to_display_string())).collect()
+        })
+        .unwrap_or_default();
+    let secrets = match &job.secrets {
+        Some(n) if n.as_str() == Some("inherit") => caller_secrets,
+        Some(n) => {
+            let mut out = Vec::new();
+            for (k, v) in n.as_map().unwrap_or_default() {
+                match eval_node(v, &plan.contexts, &[], &host) {
+                    Ok(val) => out.push((k.as_str().unwrap_or_default().to_owned(), val.to_display_string())),
+                    Err(e) => return fail(format!("secrets: {e}")),
+                }
+            }
+            out
+        }
+        None => Vec::new(),
+    };
+    let mut sub = shared.ctx.clone();
+    sub.workflow_path = uses.value.clone();
+    sub.only_job = None;
+    sub.changed_paths = None;
+    sub.cancel = Some(cancel.clone());
+    sub.call = Some(CallArgs { inputs: inputs.clone(), secrets, depth });
+    let log: Arc<dyn LogSink> = Arc::new(PrefixLog { inner: shared.log.clone(), prefix: plan.name.clone() });
+    let report = match run_workflow(&callee, &sub, shared.clock.clone(), log) {
+        Ok(r) => r,
+        Err(e) => return fail(e.to_string()),
+    };
+    let mut jobs_ctx = Object::new();
+    for (id, result, outputs) in &report.job_results {
+        let mut o = Object::new();
+        o.set("result", Value::string(result.as_str()));
+        o.set("outputs", Value::object(outputs.clone()));
+        jobs_ctx.set(id, Value::object(o));
+    }
+    let mut ctx = Object::new();
+    for name in ["github", "vars"] {
+        ctx.set(name, plan.contexts.get(name).cloned().unwrap_or_default());
+    }
+    ctx.set("inputs", Value::object(inputs));
+    ctx.set("jobs", Value::object(jobs_ctx));
+    let mut outputs = Object::new();
+    for (name, value) in &iface.outputs {
+        match eval_string(&value.value, &ctx, &[], &host) {
+            Ok(v) => outputs.set(name, Value::String(v)),
+            Err(e) => shared.log(&plan.name, &format!("Error: outputs.{name}: {e}")),
+        }
+    }
+    let outcome = match report.conclusion {
+        JobResult::Success | JobResult::Skipped => LegOutcome::Success,
+        JobResult::Failure => LegOutcome::Failure,
+        JobResult::Cancelled => LegOutcome::Cancelled,
+    };
+    let nested = report
+        .jobs
+        .into_iter()
+        .map(|r| JobReport { id: format!("{}/{}", job.id, r.id), name: format!("{} / {}", plan.name, r.name), ..r })
+        .collect();
+    (outcome, outputs, nested)
 }
 
 /// The jobs to run: all, or one job and everything it needs.
@@ -606,6 +794,8 @@ struct Shared {
     base_env: Vec<(String, String)>,
     /// `--action NAME=PATH`: local checkouts standing in for remote actions.
     actions: Vec<(String, PathBuf)>,
+    /// The run's context, for the runs of reusable workflows it calls.
+    ctx: RunContext,
 }
 
 impl Shared {
@@ -746,9 +936,6 @@ fn decide(
             "{}:{}: `{}` needs a container runtime; cloudlet ci runs jobs on the host",
             job.id, k.pos.line, k.value
         ));
-    }
-    if let Some(u) = &job.uses {
-        return Err(format!("{}: reusable workflows (uses: {}) are not supported yet", job.id, u.value));
     }
     let strategy = job.strategy.clone().unwrap_or_default();
     let combos: Vec<Option<Object>> = match &strategy.matrix {
