@@ -96,6 +96,7 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             };
             Ok(Value::string(text))
         }),
+        "yamldecode" => f(vec![p("src", S)], |a, _| super::yaml::decode(str_arg(a, 0)).or_else(fail)),
         "yamlencode" => {
             f(vec![super::p_null("value", ANY)], |a, _| yaml_encode(&a[0]).map(Value::string).or_else(fail))
         }

@@ -22,6 +22,7 @@ mod net;
 mod numeric;
 mod string;
 mod time;
+mod yaml;
 
 pub use time::rfc3339_utc;
 
