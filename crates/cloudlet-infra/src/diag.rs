@@ -36,16 +36,14 @@ impl Diagnostic {
     /// location (a cycle) only the summary.
     pub fn render_plain(&self, location: &str, source: Option<(usize, &str)>) -> String {
         let mut out = format!("\nError: {}\n\n", self.summary);
-        if location.is_empty() {
+        if !location.is_empty() {
+            out.push_str(&format!("  on {location}:\n"));
+            match source {
+                Some((line_no, text)) => out.push_str(&format!("{line_no:>4}: {text}\n")),
+                None => out.push_str("  (source code not available)\n"),
+            }
             out.push('\n');
-            return out;
         }
-        out.push_str(&format!("  on {location}:\n"));
-        match source {
-            Some((line_no, text)) => out.push_str(&format!("{line_no:>4}: {text}\n")),
-            None => out.push_str("  (source code not available)\n"),
-        }
-        out.push('\n');
         if !self.detail.is_empty() {
             for line in self.detail.split('\n') {
                 if line.starts_with(' ') {

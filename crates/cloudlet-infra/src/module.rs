@@ -42,6 +42,19 @@ struct Variable {
     default: Option<Value>,
     sensitive: bool,
     nullable: bool,
+    validations: Vec<Validation>,
+}
+
+/// A `validation` block: where it is, its condition and its message.
+#[derive(Debug, Clone)]
+struct Validation {
+    file: usize,
+    /// Byte offset of the `variable` block.
+    header: usize,
+    /// Byte range of the `validation` keyword.
+    ident: Range<usize>,
+    condition: Expression,
+    message: Expression,
 }
 
 /// The root module: variables (with their final values) and locals.
@@ -65,14 +78,59 @@ impl std::fmt::Debug for ModuleScope {
     }
 }
 
-/// Loading failed: the diagnostics, each with the file it is about.
+/// Loading failed: the diagnostics, and how Terraform prints them.
 #[derive(Debug)]
 pub struct LoadError {
-    pub diagnostics: Vec<(Option<String>, Diagnostic)>,
+    pub diagnostics: Vec<Diagnostic>,
+    rendered: String,
 }
 
+impl LoadError {
+    /// The diagnostics as Terraform prints them (plain).
+    pub fn render(&self) -> &str {
+        &self.rendered
+    }
+}
+
+/// An error about a whole file (or, without one, about no place at all).
 fn err(file: Option<&Path>, d: Diagnostic) -> LoadError {
-    LoadError { diagnostics: vec![(file.map(|p| p.display().to_string()), d)] }
+    let location =
+        file.map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()));
+    let rendered = d.render_plain(location.as_deref().unwrap_or(""), None);
+    LoadError { diagnostics: vec![d], rendered }
+}
+
+/// An error at a byte offset of a file's text: `on NAME line N[, in CONTEXT]:`
+/// and the numbered source line.
+fn render_at(name: &str, text: &str, offset: usize, context: Option<&str>, d: &Diagnostic) -> String {
+    let offset = offset.min(text.len());
+    let line = text[..offset].matches('\n').count() + 1;
+    let source = text.lines().nth(line - 1).unwrap_or("");
+    let location = match context {
+        Some(c) => format!("{name} line {line}, in {c}"),
+        None => format!("{name} line {line}"),
+    };
+    d.render_plain(&location, Some((line, source)))
+}
+
+fn err_at(file: &SourceFile, offset: Option<usize>, context: Option<&str>, d: Diagnostic) -> LoadError {
+    let name =
+        file.path.file_name().map_or_else(|| file.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let rendered = match offset {
+        Some(o) => render_at(&name, &file.source, o, context, &d),
+        None => d.render_plain(&name, None),
+    };
+    LoadError { diagnostics: vec![d], rendered }
+}
+
+/// Where a variable's value came from, for the error when it does not fit
+/// the variable's type.
+#[derive(Debug, Clone)]
+enum Source {
+    Env,
+    Cli,
+    /// A tfvars file: its name, text and the value's byte offset.
+    File(String, std::rc::Rc<str>, usize),
 }
 
 impl ModuleScope {
@@ -85,8 +143,18 @@ impl ModuleScope {
         ctx: FuncContext,
         workspace: &str,
     ) -> Result<ModuleScope, LoadError> {
-        let files = crate::config::load_dir(dir).map_err(|failures| LoadError {
-            diagnostics: failures.into_iter().map(|f| (Some(f.path.display().to_string()), f.diagnostic)).collect(),
+        let files = crate::config::load_dir(dir).map_err(|failures| {
+            let rendered = failures
+                .iter()
+                .map(|f| {
+                    let name = f
+                        .path
+                        .file_name()
+                        .map_or_else(|| f.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                    f.diagnostic.render_plain(&format!("{name} line {}", f.line), None)
+                })
+                .collect();
+            LoadError { diagnostics: failures.into_iter().map(|f| f.diagnostic).collect(), rendered }
         })?;
         let empty = crate::eval::EmptyScope::default();
         let mut declared: BTreeMap<String, Variable> = BTreeMap::new();
@@ -99,8 +167,28 @@ impl ModuleScope {
                         match block.ident.value().as_str() {
                             "variable" => {
                                 let Some(name) = block.labels.first().map(|l| l.as_str().to_owned()) else { continue };
-                                let v =
-                                    decode_variable(&block.body, &empty, &ctx).map_err(|d| err(Some(&file.path), d))?;
+                                let context = format!("variable {}", crate::format::quote(&name));
+                                let mut v = decode_variable(&block.body, &empty, &ctx).map_err(|d| {
+                                    let at = d.span.as_ref().map(|s| s.start);
+                                    err_at(file, at, Some(&context), d)
+                                })?;
+                                let header = hcl_edit::Span::span(block).map_or(0, |s| s.start);
+                                for inner in block.body.iter() {
+                                    if let Structure::Block(vb) = inner
+                                        && vb.ident.value().as_str() == "validation"
+                                        && let (Some(cond), Some(msg)) =
+                                            (attribute(&vb.body, "condition"), attribute(&vb.body, "error_message"))
+                                    {
+                                        let at = hcl_edit::Span::span(&vb.ident).unwrap_or(0..0);
+                                        v.validations.push(Validation {
+                                            file: fi,
+                                            header,
+                                            ident: at,
+                                            condition: cond.clone(),
+                                            message: msg.clone(),
+                                        });
+                                    }
+                                }
                                 declared.insert(name, v);
                             }
                             "locals" => {
@@ -141,6 +229,7 @@ impl ModuleScope {
                                     default,
                                     sensitive: flag("sensitive").unwrap_or(false),
                                     nullable: flag("nullable").unwrap_or(true),
+                                    validations: Vec::new(),
                                 },
                             );
                         }
@@ -159,12 +248,13 @@ impl ModuleScope {
         }
 
         // Raw values by precedence; later sources overwrite earlier ones.
-        let mut raw: BTreeMap<String, Value> = BTreeMap::new();
+        let mut raw: BTreeMap<String, (Value, Source)> = BTreeMap::new();
         for (key, value) in env {
             if let Some(name) = key.strip_prefix("TF_VAR_")
                 && let Some(var) = declared.get(name)
             {
-                raw.insert(name.to_owned(), raw_string_value(value, &var.ty, &empty, &ctx).map_err(|d| err(None, d))?);
+                let v = raw_string_value(value, &var.ty, &empty, &ctx).map_err(|d| err(None, d))?;
+                raw.insert(name.to_owned(), (v, Source::Env));
             }
         }
         let mut auto: Vec<String> = std::fs::read_dir(dir)
@@ -201,7 +291,8 @@ impl ModuleScope {
                         ));
                     };
                     let ty = declared.get(name).map_or(Type::Dynamic, |v| v.ty.clone());
-                    raw.insert(name.to_owned(), raw_string_value(value, &ty, &empty, &ctx).map_err(|d| err(None, d))?);
+                    let v = raw_string_value(value, &ty, &empty, &ctx).map_err(|d| err(None, d))?;
+                    raw.insert(name.to_owned(), (v, Source::Cli));
                 }
                 VarArg::File(path) => read_var_file(&dir.join(path), &mut raw, &empty, &ctx)?,
             }
@@ -209,9 +300,10 @@ impl ModuleScope {
 
         let mut vars = BTreeMap::new();
         for (name, var) in &declared {
-            let given = raw.get(name).cloned().filter(|v| !v.is_null() || var.nullable);
+            let given = raw.get(name).cloned().filter(|(v, _)| !v.is_null() || var.nullable);
+            let source = given.as_ref().map(|(_, s)| s.clone());
             let value = match (given, &var.default) {
-                (Some(v), _) => v,
+                (Some((v, _)), _) => v,
                 (None, Some(d)) => d.clone(),
                 (None, None) => {
                     return Err(err(
@@ -228,14 +320,32 @@ impl ModuleScope {
                 }
             };
             let converted = convert(&value, &var.ty).map_err(|e| {
-                err(
-                    None,
-                    Diagnostic::new(
-                        "Invalid value for input variable",
-                        format!("The given value is not suitable for var.{name}: {}.", e.full()),
+                let q = crate::format::quote(name);
+                let why = e.full();
+                let summary = "Invalid value for input variable";
+                match &source {
+                    Some(Source::Env) => err(
                         None,
+                        Diagnostic::new(
+                            summary,
+                            format!("The environment variable TF_VAR_{name} does not contain a valid value for variable {q}: {why}."),
+                            None,
+                        ),
                     ),
-                )
+                    Some(Source::File(file, text, offset)) => {
+                        let d = Diagnostic::new(summary, format!("The given value is not valid for variable {q}: {why}."), None);
+                        let rendered = render_at(file, text, *offset, None, &d);
+                        LoadError { diagnostics: vec![d], rendered }
+                    }
+                    _ => err(
+                        None,
+                        Diagnostic::new(
+                            summary,
+                            format!("The argument -var=\"{name}=...\" does not contain a valid value for variable {q}: {why}."),
+                            None,
+                        ),
+                    ),
+                }
             })?;
             vars.insert(name.clone(), converted.mark_if(var.sensitive));
         }
@@ -250,6 +360,7 @@ impl ModuleScope {
             workspace: workspace.to_owned(),
             cwd: dir.display().to_string(),
         };
+        module.check_validations(&declared);
         module.evaluate_locals();
         Ok(module)
     }
@@ -329,6 +440,53 @@ impl ModuleScope {
                 }
             };
             self.memo.borrow_mut().insert(name, value);
+        }
+    }
+
+    /// Runs each variable's validation rules against its value; a rule
+    /// that fails is reported as Terraform reports it (the console still
+    /// starts).
+    fn check_validations(&mut self, declared: &BTreeMap<String, Variable>) {
+        for var in declared.values() {
+            for rule in &var.validations {
+                let ok = Evaluator::new(&*self, &self.ctx).eval(&rule.condition);
+                let failed = match &ok {
+                    Ok(v) => v.as_bool() == Some(false),
+                    Err(_) => true,
+                };
+                if !failed {
+                    continue;
+                }
+                let f = &self.files[rule.file];
+                let name = f
+                    .path
+                    .file_name()
+                    .map_or_else(|| f.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                let d = match ok {
+                    Err(d) => d,
+                    Ok(_) => {
+                        let message = Evaluator::new(&*self, &self.ctx)
+                            .eval(&rule.message)
+                            .ok()
+                            .and_then(|m| m.as_str().map(str::to_owned))
+                            .unwrap_or_default();
+                        let (line, _) = f.line_at(rule.ident.start);
+                        let line_start =
+                            f.source[..rule.ident.start.min(f.source.len())].rfind('\n').map_or(0, |i| i + 1);
+                        let col = f.source[line_start..rule.ident.start].chars().count() + 1;
+                        let end = col + f.source[rule.ident.clone()].chars().count();
+                        Diagnostic::new(
+                            "Invalid value for variable",
+                            format!(
+                                "{message}\n\nThis was checked by the validation rule at {name}:{line},{col}-{end}."
+                            ),
+                            None,
+                        )
+                    }
+                };
+                let text = render_at(&name, &f.source, rule.header, None, &d);
+                self.startup_errors.push_str(&text);
+            }
         }
     }
 
@@ -445,7 +603,7 @@ fn decode_variable(body: &Body, scope: &dyn Scope, ctx: &FuncContext) -> Result<
         Some(e) => Evaluator::new(scope, ctx).eval(e)?.as_bool().unwrap_or(true),
         None => true,
     };
-    Ok(Variable { ty, default, sensitive: flag("sensitive")?, nullable })
+    Ok(Variable { ty, default, sensitive: flag("sensitive")?, nullable, validations: Vec::new() })
 }
 
 /// A type constraint expression (`string`, `list(number)`, `object({...})`).
@@ -518,7 +676,7 @@ fn raw_string_value(text: &str, ty: &Type, scope: &dyn Scope, ctx: &FuncContext)
 
 fn read_var_file(
     path: &Path,
-    raw: &mut BTreeMap<String, Value>,
+    raw: &mut BTreeMap<String, (Value, Source)>,
     scope: &dyn Scope,
     ctx: &FuncContext,
 ) -> Result<(), LoadError> {
@@ -536,16 +694,21 @@ fn read_var_file(
         let json =
             crate::funcs::parse_json(&text).map_err(|e| err(Some(path), Diagnostic::new("Invalid JSON", e, None)))?;
         if let Value::Object(obj) = json {
-            raw.extend(obj);
+            let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let text: std::rc::Rc<str> = text.as_str().into();
+            raw.extend(obj.into_iter().map(|(k, v)| (k, (v, Source::File(name.clone(), text.clone(), 0)))));
         }
         return Ok(());
     }
     let body = hcl_edit::parser::parse_body(&text)
         .map_err(|e| err(Some(path), Diagnostic::new("Invalid variables file syntax", e.message().to_owned(), None)))?;
+    let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let shared: std::rc::Rc<str> = text.as_str().into();
     for structure in body.iter() {
         if let Structure::Attribute(attr) = structure {
             let v = Evaluator::new(scope, ctx).eval(&attr.value).map_err(|d| err(Some(path), d))?;
-            raw.insert(attr.key.value().as_str().to_owned(), v);
+            let offset = hcl_edit::Span::span(&attr.value).map_or(0, |s| s.start);
+            raw.insert(attr.key.value().as_str().to_owned(), (v, Source::File(name.clone(), shared.clone(), offset)));
         }
     }
     Ok(())
@@ -647,6 +810,6 @@ locals {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("main.tf"), "variable \"x\" {}\n").expect("write");
         let e = ModuleScope::load(dir.path(), &[], &[], FuncContext::default(), "default").expect_err("required");
-        assert_eq!(e.diagnostics[0].1.summary, "No value for required variable");
+        assert_eq!(e.diagnostics[0].summary, "No value for required variable");
     }
 }

@@ -121,10 +121,7 @@ fn console(options: &[String]) -> Result<(), ()> {
                 &module
             }
             Err(load) => {
-                for (file, d) in load.diagnostics {
-                    let location = file.unwrap_or_else(|| "the command line".to_owned());
-                    let _ = std::io::stderr().write_all(d.render_plain(&location, None).as_bytes());
-                }
+                let _ = std::io::stderr().write_all(load.render().as_bytes());
                 return Err(());
             }
         }

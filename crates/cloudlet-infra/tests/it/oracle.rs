@@ -158,9 +158,7 @@ fn run_cloudlet(case: &Case, expr: &str) -> Outcome {
         match ModuleScope::load(dir.path(), &case.env, &[], ctx.clone(), "default") {
             Ok(scope) => cloudlet_infra::console::run_module(&mut input.as_bytes(), &mut out, &mut err, &scope, &ctx),
             Err(e) => {
-                for (_, d) in e.diagnostics {
-                    err.extend_from_slice(d.render_plain("the command line", None).as_bytes());
-                }
+                err.extend_from_slice(e.render().as_bytes());
                 Ok(1)
             }
         }
@@ -262,4 +260,13 @@ fn console_in_a_configuration_agrees_with_terraform_1_0_3() {
 #[test]
 fn console_in_a_failing_configuration_agrees_with_terraform_1_0_3() {
     check(&Case { corpus: "config_errors_corpus.txt", fixture: "config_errors", env: Vec::new(), min_len: 5 });
+}
+
+#[test]
+fn variable_validation_and_type_errors_agree_with_terraform_1_0_3() {
+    check(&Case { corpus: "validation_corpus.txt", fixture: "config_validation", env: Vec::new(), min_len: 3 });
+    let bad_env = vec![("TF_VAR_port".to_owned(), "abc".to_owned())];
+    check(&Case { corpus: "one_corpus.txt", fixture: "config_validation", env: bad_env, min_len: 1 });
+    check(&Case { corpus: "one_corpus.txt", fixture: "config_bad_default", env: Vec::new(), min_len: 1 });
+    check(&Case { corpus: "one_corpus.txt", fixture: "config_bad_tfvars", env: Vec::new(), min_len: 1 });
 }

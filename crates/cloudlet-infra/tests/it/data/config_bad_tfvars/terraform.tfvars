@@ -1,0 +1,2 @@
+# A comment line.
+port = "abc"
