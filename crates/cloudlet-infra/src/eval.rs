@@ -1071,8 +1071,8 @@ pub fn binary(
             let (a, b) = operands(&l, &r, &Type::Bool, lspan, rspan)?;
             match (a.as_bool(), b.as_bool()) {
                 (Some(a), Some(b)) => Value::Bool(if op == BinaryOperator::And { a && b } else { a || b }),
-                (Some(false), None) if op == BinaryOperator::And => Value::Bool(false),
-                (Some(true), None) if op == BinaryOperator::Or => Value::Bool(true),
+                // Terraform 1.0.3 does not short-circuit: any unknown operand
+                // makes the result unknown.
                 _ => Value::Unknown(Type::Bool),
             }
         }
@@ -1376,5 +1376,82 @@ mod tests {
         let v = crate::console::eval_line("length([timestamp()])", &crate::eval::EmptyScope::default(), &ctx)
             .expect("evaluates");
         assert_eq!(crate::format::format_value(&v), "1");
+    }
+
+    /// A scope whose references are unknown, as resource attributes are
+    /// during plan.
+    struct UnknownScope;
+
+    impl crate::eval::Scope for UnknownScope {
+        fn resolve(
+            &self,
+            root: &str,
+            _attrs: &[String],
+            _span: Option<std::ops::Range<usize>>,
+        ) -> Result<(crate::value::Value, usize), crate::diag::Diagnostic> {
+            use crate::value::{Type, Value};
+            let ty = match root {
+                "unkn" => Type::Number,
+                "unkl" => Type::List(Box::new(Type::String)),
+                "unkb" => Type::Bool,
+                _ => Type::Dynamic,
+            };
+            Ok((Value::Unknown(ty), 0))
+        }
+    }
+
+    #[test]
+    fn unknown_values_propagate() {
+        let show = |src: &str| match crate::console::eval_line(src, &UnknownScope, &FuncContext::default()) {
+            Ok(v) => crate::format::format_value(&v),
+            Err(d) => format!("error: {}: {}", d.summary, d.detail),
+        };
+        let unknown = "(known after apply)";
+        for src in [
+            "unkn + 1",
+            "unkn == 1",
+            "unkb ? 1 : 2",
+            "length(unkl)",
+            "[for x in unkl : x]",
+            "\"a${unk}\"",
+            "upper(unk)",
+            "try(unk, 1)",
+            "can(unk)",
+            "jsonencode({a = unk})",
+            "{a = unk}.a",
+            "unk.foo",
+            "unk[0]",
+            "unkl[*]",
+            "coalesce(unk, \"x\")",
+            "false && unkb",
+            "true || unkb",
+            "\"%{if unkb}x%{endif}\"",
+            "{for k, v in unk : k => v}",
+            "-unkn",
+            "!unkb",
+        ] {
+            assert_eq!(show(src), unknown, "{src}");
+        }
+        assert_eq!(show("[1, unk]"), "[\n  1,\n  (known after apply),\n]");
+        assert_eq!(show("sensitive(unk)"), "(sensitive)");
+        assert_eq!(show("true ? 1 : unkn"), "1");
+        assert_eq!(show("unk == null"), unknown);
+        assert!(show("1 + true").starts_with("error: Invalid operand"));
+    }
+
+    #[test]
+    fn sensitive_marks_propagate() {
+        let show = |src: &str| {
+            crate::format::format_value(
+                &crate::console::eval_line(src, &crate::eval::EmptyScope::default(), &FuncContext::default())
+                    .expect("evaluates"),
+            )
+        };
+        assert_eq!(show("sensitive(1) + 1"), "(sensitive)");
+        assert_eq!(show("[for x in sensitive([1]) : x]"), "(sensitive)");
+        assert_eq!(show("\"a${sensitive(\"b\")}\""), "(sensitive)");
+        assert_eq!(show("sensitive(true) ? 1 : 2"), "(sensitive)");
+        assert_eq!(show("nonsensitive(sensitive(2) * 2)"), "4");
+        assert_eq!(show("{a = sensitive(1), b = 2}.b"), "2");
     }
 }
