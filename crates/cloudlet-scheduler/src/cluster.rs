@@ -15,6 +15,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::labels::{Labels, Selector};
 use crate::model::{self, AffinityTerm, HostPort, Node, Pod, PodAffinity, Resources};
@@ -45,6 +46,17 @@ impl PodMatcher {
         }
     }
 }
+
+/// The topology domains of one label key: each node's domain (`u32::MAX`
+/// when the node lacks the key) and each domain's value.
+#[derive(Debug, Clone)]
+pub struct Domains {
+    pub of_node: Vec<u32>,
+    pub values: Vec<String>,
+}
+
+/// No domain: the node lacks the key.
+pub const NO_DOMAIN: u32 = u32::MAX;
 
 /// Bound pods that share the same affinity terms, counted per node.
 #[derive(Debug, Clone)]
@@ -110,6 +122,7 @@ pub struct Cluster {
     pub affinity_groups: Vec<AffinityGroup>,
     group_index: HashMap<String, usize>,
     pod_group: HashMap<PodId, usize>,
+    domains: RefCell<HashMap<String, Arc<Domains>>>,
     /// Some node is cordoned / has taints (filters skip the check if not).
     pub any_unschedulable: bool,
     pub any_taints: bool,
@@ -154,11 +167,36 @@ impl Cluster {
             affinity_groups: Vec::new(),
             group_index: HashMap::new(),
             pod_group: HashMap::new(),
+            domains: RefCell::default(),
             any_unschedulable,
             any_taints,
             empty_labels: Labels::new(),
             counters: RefCell::new(Counters::default()),
         }
+    }
+
+    /// The topology domains of a label key (nodes never change, so each key
+    /// is worked out once).
+    pub fn domains(&self, key: &str) -> Arc<Domains> {
+        if let Some(d) = self.domains.borrow().get(key) {
+            return Arc::clone(d);
+        }
+        let mut index: HashMap<&str, u32> = HashMap::new();
+        let mut values = Vec::new();
+        let of_node = self
+            .nodes
+            .iter()
+            .map(|n| match n.labels.get(key) {
+                Some(v) => *index.entry(v.as_str()).or_insert_with(|| {
+                    values.push(v.clone());
+                    (values.len() - 1) as u32
+                }),
+                None => NO_DOMAIN,
+            })
+            .collect();
+        let d = Arc::new(Domains { of_node, values });
+        self.domains.borrow_mut().insert(key.to_string(), Arc::clone(&d));
+        d
     }
 
     /// For every node, how many bound pods match.

@@ -267,7 +267,9 @@ impl Framework {
             Plugin::NodePorts => node::node_ports_filter(pod, &cluster.states[node_id]),
             Plugin::NodeResourcesFit => resources::fit_filter(pod, node, &cluster.states[node_id]),
             Plugin::PodTopologySpread => state.spread.as_ref().and_then(|s| spread::filter(s, pod, node)),
-            Plugin::InterPodAffinity => state.interpod.as_ref().and_then(|s| interpod::filter(cluster, s, pod, node)),
+            Plugin::InterPodAffinity => {
+                state.interpod.as_ref().and_then(|s| interpod::filter(cluster, s, pod, node_id))
+            }
             _ => None,
         }
     }
@@ -523,7 +525,7 @@ impl Framework {
                         ));
                         continue;
                     }
-                    let raw: Vec<i64> = feasible.iter().map(|n| interpod::score(&state, &cluster.nodes[*n])).collect();
+                    let raw: Vec<i64> = feasible.iter().map(|n| interpod::score(&state, *n)).collect();
                     let mut norm = raw.clone();
                     interpod::normalize(&state, &mut norm);
                     (raw, norm)

@@ -2,22 +2,70 @@
 //! pod's and existing pods'), and the preferred-terms score with
 //! `hardPodAffinityWeight`, min-max normalised.
 
-use std::collections::HashMap;
-
 use super::{MAX_NODE_SCORE, Rejection};
-use crate::cluster::{Cluster, PodMatcher};
+use std::sync::Arc;
+
+use crate::cluster::{Cluster, Domains, NO_DOMAIN, NodeId, PodMatcher};
 use crate::config::{Plugin, Profile};
-use crate::model::{AffinityTerm, Node, Pod};
+use crate::model::{AffinityTerm, Pod};
 
 pub const ERR_AFFINITY: &str = "node(s) didn't match pod affinity rules";
 pub const ERR_ANTI_AFFINITY: &str = "node(s) didn't match pod anti-affinity rules";
 pub const ERR_EXISTING_ANTI_AFFINITY: &str = "node(s) didn't satisfy existing pods anti-affinity rules";
 
-/// Counts per topology key, then per value.
-pub type TopologyCounts = HashMap<String, HashMap<String, i64>>;
+/// Counts per topology key and domain, indexed by the cluster's domain
+/// numbering so that looking a node up never hashes a string.
+#[derive(Debug, Clone, Default)]
+pub struct TopologyCounts {
+    keys: Vec<(String, Arc<Domains>, Vec<i64>)>,
+    touched: bool,
+}
 
-fn get(counts: &TopologyCounts, key: &str, value: &str) -> i64 {
-    counts.get(key).and_then(|values| values.get(value)).copied().unwrap_or(0)
+impl TopologyCounts {
+    fn bump(&mut self, cluster: &Cluster, node_id: NodeId, key: &str, by: i64) {
+        let i = match self.keys.iter().position(|(k, ..)| k == key) {
+            Some(i) => i,
+            None => {
+                let domains = cluster.domains(key);
+                let n = domains.values.len();
+                self.keys.push((key.to_string(), domains, vec![0; n]));
+                self.keys.len() - 1
+            }
+        };
+        let (_, domains, counts) = &mut self.keys[i];
+        let domain = domains.of_node[node_id];
+        if domain != NO_DOMAIN {
+            counts[domain as usize] += by;
+            self.touched = true;
+        }
+    }
+
+    /// The count of the node's domain under `key` (0 when none).
+    fn get(&self, node_id: NodeId, key: &str) -> i64 {
+        self.keys.iter().find(|(k, ..)| k == key).map_or(0, |(_, domains, counts)| {
+            let domain = domains.of_node[node_id];
+            if domain == NO_DOMAIN { 0 } else { counts[domain as usize] }
+        })
+    }
+
+    /// Upstream's `len(map) == 0`: nothing was ever counted.
+    pub fn is_empty(&self) -> bool {
+        !self.touched
+    }
+
+    /// The first key whose count for the node's domain is positive.
+    fn positive_on(&self, node_id: NodeId) -> Option<(&str, &str)> {
+        self.keys.iter().find_map(|(key, domains, counts)| {
+            let domain = domains.of_node[node_id];
+            (domain != NO_DOMAIN && counts[domain as usize] > 0)
+                .then(|| (key.as_str(), domains.values[domain as usize].as_str()))
+        })
+    }
+
+    /// Sum over keys of the node's domain counts.
+    fn sum_on(&self, node_id: NodeId) -> i64 {
+        self.keys.iter().map(|(k, ..)| self.get(node_id, k)).sum()
+    }
 }
 
 /// PreFilter state.
@@ -29,20 +77,6 @@ pub struct FilterState {
     pub affinity: TopologyCounts,
     /// Existing pods matching each incoming required anti-affinity term.
     pub anti_affinity: TopologyCounts,
-}
-
-fn bump(counts: &mut TopologyCounts, node: &Node, key: &str, by: i64) {
-    let Some(value) = node.labels.get(key) else { return };
-    let values = match counts.get_mut(key) {
-        Some(values) => values,
-        None => counts.entry(key.to_string()).or_default(),
-    };
-    match values.get_mut(value.as_str()) {
-        Some(count) => *count += by,
-        None => {
-            values.insert(value.clone(), by);
-        }
-    }
 }
 
 fn matches_all(terms: &[AffinityTerm], pod: &Pod, ns_labels: &crate::labels::Labels) -> bool {
@@ -59,7 +93,7 @@ pub fn prefilter(cluster: &Cluster, pod: &Pod) -> FilterState {
                     continue;
                 }
                 for (node_id, count) in group.per_node.iter().enumerate().filter(|(_, c)| **c > 0) {
-                    bump(&mut state.existing_anti_affinity, &cluster.nodes[node_id], &term.topology_key, *count);
+                    state.existing_anti_affinity.bump(cluster, node_id, &term.topology_key, *count);
                 }
             }
         }
@@ -75,30 +109,31 @@ pub fn prefilter(cluster: &Cluster, pod: &Pod) -> FilterState {
         let counts = cluster.counts(&PodMatcher::AllTerms(affinity.clone()));
         for (node_id, count) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
             for t in affinity {
-                bump(&mut state.affinity, &cluster.nodes[node_id], &t.topology_key, *count);
+                state.affinity.bump(cluster, node_id, &t.topology_key, *count);
             }
         }
     }
     for t in anti {
         let counts = cluster.counts(&PodMatcher::AllTerms(vec![t.clone()]));
         for (node_id, count) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
-            bump(&mut state.anti_affinity, &cluster.nodes[node_id], &t.topology_key, *count);
+            state.anti_affinity.bump(cluster, node_id, &t.topology_key, *count);
         }
     }
     state
 }
 
-pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node: &Node) -> Option<Rejection> {
+pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node_id: NodeId) -> Option<Rejection> {
+    let node = &cluster.nodes[node_id];
     // satisfyPodAffinity
     let mut pods_exist = true;
     for term in &pod.affinity.required_affinity {
-        let Some(value) = node.labels.get(&term.topology_key) else {
+        if !node.labels.contains_key(&term.topology_key) {
             return Some(
                 Rejection::new(Plugin::InterPodAffinity, ERR_AFFINITY, true)
                     .with_detail(format!("node has no label {}", term.topology_key)),
             );
-        };
-        if get(&state.affinity, &term.topology_key, value) <= 0 {
+        }
+        if state.affinity.get(node_id, &term.topology_key) <= 0 {
             pods_exist = false;
         }
     }
@@ -116,7 +151,7 @@ pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node: &Node) ->
     if !state.anti_affinity.is_empty() {
         for term in &pod.affinity.required_anti_affinity {
             if let Some(value) = node.labels.get(&term.topology_key)
-                && get(&state.anti_affinity, &term.topology_key, value) > 0
+                && state.anti_affinity.get(node_id, &term.topology_key) > 0
             {
                 return Some(Rejection::new(Plugin::InterPodAffinity, ERR_ANTI_AFFINITY, false).with_detail(format!(
                     "a pod matching an anti-affinity term runs in {}={value}",
@@ -126,15 +161,11 @@ pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node: &Node) ->
         }
     }
     // satisfyExistingPodsAntiAffinity
-    if !state.existing_anti_affinity.is_empty() {
-        for (key, value) in &node.labels {
-            if get(&state.existing_anti_affinity, key, value) > 0 {
-                return Some(
-                    Rejection::new(Plugin::InterPodAffinity, ERR_EXISTING_ANTI_AFFINITY, false)
-                        .with_detail(format!("an existing pod's anti-affinity excludes {key}={value}")),
-                );
-            }
-        }
+    if let Some((key, value)) = state.existing_anti_affinity.positive_on(node_id) {
+        return Some(
+            Rejection::new(Plugin::InterPodAffinity, ERR_EXISTING_ANTI_AFFINITY, false)
+                .with_detail(format!("an existing pod's anti-affinity excludes {key}={value}")),
+        );
     }
     None
 }
@@ -142,11 +173,7 @@ pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node: &Node) ->
 /// PreScore state: score per topology key and value.
 #[derive(Debug, Clone, Default)]
 pub struct ScoreState {
-    pub topology_score: HashMap<String, HashMap<String, i64>>,
-}
-
-fn add(scores: &mut HashMap<String, HashMap<String, i64>>, term: &AffinityTerm, node: &Node, weight: i64) {
-    bump(scores, node, &term.topology_key, weight);
+    pub topology_score: TopologyCounts,
 }
 
 /// Returns `None` when the plugin skips this pod.
@@ -159,7 +186,7 @@ pub fn prescore(cluster: &Cluster, profile: &Profile, pod: &Pod) -> Option<Score
     if !has_constraints && cluster.nodes_with_affinity_pods == 0 {
         return Some(ScoreState::default());
     }
-    let mut topology_score: HashMap<String, HashMap<String, i64>> = HashMap::new();
+    let mut topology_score = TopologyCounts::default();
     // The incoming pod's preferred terms against every bound pod, counted
     // per node by the cluster's counters.
     let incoming = pod
@@ -171,9 +198,8 @@ pub fn prescore(cluster: &Cluster, profile: &Profile, pod: &Pod) -> Option<Score
     for (w, sign) in incoming {
         let counts = cluster.counts(&PodMatcher::AllTerms(vec![w.term.clone()]));
         for (node_id, count) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
-            let node = &cluster.nodes[node_id];
-            if !node.labels.is_empty() {
-                add(&mut topology_score, &w.term, node, sign * i64::from(w.weight) * count);
+            if !cluster.nodes[node_id].labels.is_empty() {
+                topology_score.bump(cluster, node_id, &w.term.topology_key, sign * i64::from(w.weight) * count);
             }
         }
     }
@@ -206,26 +232,19 @@ pub fn prescore(cluster: &Cluster, profile: &Profile, pod: &Pod) -> Option<Score
             continue;
         }
         for (node_id, count) in group.per_node.iter().enumerate().filter(|(_, c)| **c > 0) {
-            let node = &cluster.nodes[node_id];
-            if node.labels.is_empty() {
+            if cluster.nodes[node_id].labels.is_empty() {
                 continue;
             }
             for (term, weight) in &matched {
-                add(&mut topology_score, term, node, weight * count);
+                topology_score.bump(cluster, node_id, &term.topology_key, weight * count);
             }
         }
     }
     Some(ScoreState { topology_score })
 }
 
-pub fn score(state: &ScoreState, node: &Node) -> i64 {
-    let mut score = 0;
-    for (key, values) in &state.topology_score {
-        if let Some(value) = node.labels.get(key) {
-            score += values.get(value).copied().unwrap_or(0);
-        }
-    }
-    score
+pub fn score(state: &ScoreState, node_id: NodeId) -> i64 {
+    state.topology_score.sum_on(node_id)
 }
 
 pub fn normalize(state: &ScoreState, scores: &mut [i64]) {
