@@ -30,6 +30,7 @@ pub fn run_module(
     module: &crate::module::ModuleScope,
     ctx: &FuncContext,
 ) -> std::io::Result<i32> {
+    out.write_all(module.startup_warnings().as_bytes())?;
     if !module.startup_errors().is_empty() {
         err.write_all(module.startup_errors().as_bytes())?;
         out.write_all(b"\nWarning: Due to the problems above, some expressions may produce unexpected results.\n\n\n")?;

@@ -67,6 +67,9 @@ pub struct ModuleScope {
     /// Errors found while evaluating the locals, rendered as Terraform
     /// prints them (the locals involved are unknown).
     startup_errors: String,
+    /// Warnings found while loading (values for undeclared variables),
+    /// which Terraform prints on stdout.
+    startup_warnings: String,
     ctx: FuncContext,
     workspace: String,
     cwd: String,
@@ -90,6 +93,12 @@ impl LoadError {
     pub fn render(&self) -> &str {
         &self.rendered
     }
+}
+
+/// A warning with no location: `Warning: summary`, the detail wrapped.
+fn render_warning(summary: &str, detail: &str) -> String {
+    let d = Diagnostic::new(summary, detail, None);
+    d.render_plain("", None).replacen("\nError: ", "\nWarning: ", 1)
 }
 
 /// An error about a whole file (or, without one, about no place at all).
@@ -298,6 +307,54 @@ impl ModuleScope {
             }
         }
 
+        // Values for variables nobody declared: a warning for the first two
+        // from files, an error from the command line.
+        let mut warnings = String::new();
+        let mut undeclared_in_files = 0;
+        for (name, (_, source)) in &raw {
+            if declared.contains_key(name) {
+                continue;
+            }
+            match source {
+                Source::File(file, _, _) => {
+                    if undeclared_in_files < 2 {
+                        warnings.push_str(&render_warning(
+                            "Value for undeclared variable",
+                            &format!(
+                                "The root module does not declare a variable named {} but a value was found in file {}. If you meant to use this value, add a \"variable\" block to the configuration.\n\nTo silence these warnings, use TF_VAR_... environment variables to provide certain \"global\" settings to all configurations in your organization. To reduce the verbosity of these warnings, use the -compact-warnings option.",
+                                crate::format::quote(name),
+                                crate::format::quote(file)
+                            ),
+                        ));
+                    }
+                    undeclared_in_files += 1;
+                }
+                Source::Cli => {
+                    return Err(err(
+                        None,
+                        Diagnostic::new(
+                            "Value for undeclared variable",
+                            format!(
+                                "A variable named {} was given on the command line, but the root module does not declare a variable of that name. To use this value, add a \"variable\" block to the configuration.",
+                                crate::format::quote(name)
+                            ),
+                            None,
+                        ),
+                    ));
+                }
+                Source::Env => {}
+            }
+        }
+        if undeclared_in_files > 2 {
+            warnings.push_str(&render_warning(
+                "Values for undeclared variables",
+                &format!(
+                    "In addition to the other similar warnings shown, {} other variable(s) defined without being declared.",
+                    undeclared_in_files - 2
+                ),
+            ));
+        }
+
         let mut vars = BTreeMap::new();
         for (name, var) in &declared {
             let given = raw.get(name).cloned().filter(|(v, _)| !v.is_null() || var.nullable);
@@ -356,6 +413,7 @@ impl ModuleScope {
             memo: RefCell::new(HashMap::new()),
             in_progress: RefCell::new(Vec::new()),
             startup_errors: String::new(),
+            startup_warnings: warnings,
             ctx,
             workspace: workspace.to_owned(),
             cwd: dir.display().to_string(),
@@ -510,6 +568,12 @@ impl ModuleScope {
     /// before the console starts (empty when there were none).
     pub fn startup_errors(&self) -> &str {
         &self.startup_errors
+    }
+
+    /// The warnings found while loading, as Terraform prints them on
+    /// stdout before the console starts (empty when there were none).
+    pub fn startup_warnings(&self) -> &str {
+        &self.startup_warnings
     }
 
     /// The final value of each declared variable.

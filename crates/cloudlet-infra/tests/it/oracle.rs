@@ -269,4 +269,5 @@ fn variable_validation_and_type_errors_agree_with_terraform_1_0_3() {
     check(&Case { corpus: "one_corpus.txt", fixture: "config_validation", env: bad_env, min_len: 1 });
     check(&Case { corpus: "one_corpus.txt", fixture: "config_bad_default", env: Vec::new(), min_len: 1 });
     check(&Case { corpus: "one_corpus.txt", fixture: "config_bad_tfvars", env: Vec::new(), min_len: 1 });
+    check(&Case { corpus: "one_corpus.txt", fixture: "config_undeclared", env: Vec::new(), min_len: 1 });
 }

@@ -1,0 +1,4 @@
+# tfvars files that set a variable nobody declared.
+variable "declared" {
+  default = "d"
+}

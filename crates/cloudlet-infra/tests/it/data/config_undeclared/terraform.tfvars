@@ -1,0 +1,2 @@
+declared = "from tfvars"
+nosuch = 1
