@@ -156,6 +156,7 @@ fn run_command(args: RunArgs) -> Result<(), ()> {
         run_number: 1,
         changed_paths: (args.event == "push").then(|| changed_files(&dir)).flatten(),
         actions: args.actions.iter().map(|(k, v)| (k.clone(), dir.join(v))).collect(),
+        call: None,
         cancel: Some(cancel_on_ctrl_c()),
     };
     let report = match run_workflow(&wf, &ctx, clock, Arc::new(StderrLog)) {
