@@ -7,6 +7,7 @@
 //! processes. Nothing here knows HTTP or SQL.
 
 pub mod action;
+pub mod cron;
 pub mod envfile;
 pub mod expr;
 pub mod filters;

@@ -520,6 +520,9 @@ impl Reader {
                     if name == "workflow_call" || name == "workflow_dispatch" {
                         self.typed_inputs(v, &name);
                     }
+                    if name == "schedule" {
+                        self.schedule(v);
+                    }
                 }
             }
         }
@@ -591,6 +594,49 @@ impl Reader {
                 // GitHub ignores other keys under workflow_dispatch.
                 _ if event == "workflow_dispatch" => {}
                 other => self.err(k.pos, format!("Unexpected value '{other}'")),
+            }
+        }
+    }
+
+    /// `on.schedule`: a list of `{cron, timezone?}`; each cron must parse,
+    /// and one firing more often than every 5 minutes is a warning.
+    fn schedule(&mut self, n: &Node) {
+        let Some(items) = n.as_seq() else {
+            self.scalar(n);
+            return;
+        };
+        for item in items {
+            let Some(pairs) = self.map(item) else { continue };
+            let mut has_cron = false;
+            for (k, v) in pairs {
+                match key_str(k).as_str() {
+                    "cron" => {
+                        has_cron = true;
+                        let Some(c) = self.literal(v) else { continue };
+                        match crate::cron::parse(&c.value) {
+                            Err(e) => {
+                                self.err(c.pos, format!("invalid CRON format \"{}\" in schedule event: {e}", c.value))
+                            }
+                            Ok(cron) => {
+                                if let Some(m) = cron.shortest_interval_minutes().filter(|m| *m < 5) {
+                                    self.warnings.push(Diagnostic {
+                                        pos: c.pos,
+                                        message: format!(
+                                            "scheduled job runs too frequently: every {m} minute(s); GitHub runs schedules at most every 5 minutes"
+                                        ),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    "timezone" => {
+                        self.literal(v);
+                    }
+                    other => self.err(k.pos, format!("Unexpected value '{other}'")),
+                }
+            }
+            if !has_cron {
+                self.err(item.pos, "Required property is missing: cron".to_owned());
             }
         }
     }
@@ -1192,6 +1238,22 @@ mod tests {
             warnings,
             ["12:9: needs.a refers to job 'a', which this job does not need (its needs: b); it is always null"]
         );
+    }
+
+    #[test]
+    fn schedules_are_checked() {
+        let m = messages(
+            "on:\n  schedule:\n    - cron: '61 * * * *'\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo}]\n",
+        );
+        assert_eq!(
+            m,
+            ["w.yml:3:13: invalid CRON format \"61 * * * *\" in schedule event: minute 61 is out of range 0-59"]
+        );
+        let wf = parse_workflow(
+            "w.yml",
+            "on:\n  schedule:\n    - cron: '* * * * *'\n      timezone: Europe/Paris\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo}]\n",
+        );
+        assert_eq!(wf.map(|w| w.warnings.len()).ok(), Some(1));
     }
 
     #[test]
