@@ -239,7 +239,21 @@ pub fn run_workflow(
         .map_err(|source| RunError::Temp { path: event_path.clone(), source })?;
 
     let mut base = Object::new();
-    base.set("github", github_context(wf, ctx, &event_path));
+    let mut github = github_context(wf, ctx, &event_path);
+    // github.event.inputs: every workflow_dispatch input, as strings.
+    if ctx.event_name == "workflow_dispatch"
+        && let Value::Object(g) = &github
+        && let Some(Value::Object(event)) = g.get("event")
+    {
+        let mut event = (**event).clone();
+        let strings: Object =
+            inputs.iter().map(|(k, v)| (k.to_owned(), Value::string(v.to_display_string()))).collect();
+        event.set("inputs", Value::object(strings));
+        let mut g = (**g).clone();
+        g.set("event", Value::object(event));
+        github = Value::object(g);
+    }
+    base.set("github", github);
     base.set("inputs", Value::object(inputs));
     base.set("vars", pairs_object(&ctx.vars));
     let mut secrets = Object::new();
@@ -654,25 +668,65 @@ fn select_jobs(wf: &Workflow, only: Option<&str>) -> Result<Vec<Job>, RunError> 
 fn inputs_context(wf: &Workflow, ctx: &RunContext) -> Result<Object, RunError> {
     let mut o = Object::new();
     let decls = wf.on.as_ref().and_then(|on| on.get(&ctx.event_name)).and_then(|e| e.get("inputs"));
-    if let Some(pairs) = decls.and_then(Node::as_map) {
-        for (k, def) in pairs {
-            let name = k.as_str().unwrap_or_default();
-            let given = ctx.inputs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-            let ty = def.get("type").and_then(Node::as_str).unwrap_or("string");
-            let required = def.get("required").and_then(Node::as_str) == Some("true");
-            let text = match (given, def.get("default")) {
-                (Some(v), _) => v,
-                (None, Some(d)) => d.as_str().unwrap_or_default().to_owned(),
-                (None, None) if required => return Err(RunError::MissingInput(name.to_owned())),
-                (None, None) => String::new(),
-            };
-            let value = match ty {
-                "boolean" => Value::Bool(text == "true"),
-                "number" => Value::Number(expr::js_parse_number(&text)),
-                _ => Value::String(text),
-            };
-            o.set(name, value);
+    let pairs = decls.and_then(Node::as_map).unwrap_or_default();
+    if ctx.event_name == "workflow_dispatch" {
+        let unexpected: Vec<String> = ctx
+            .inputs
+            .iter()
+            .filter(|(k, _)| !pairs.iter().any(|(d, _)| d.as_str() == Some(k.as_str())))
+            .map(|(k, _)| format!("\"{k}\""))
+            .collect();
+        if !unexpected.is_empty() {
+            return Err(RunError::Invalid(format!("Unexpected inputs provided: [{}]", unexpected.join(", "))));
         }
+    }
+    for (k, def) in pairs {
+        let name = k.as_str().unwrap_or_default();
+        let given = ctx.inputs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let ty = def.get("type").and_then(Node::as_str).unwrap_or("string");
+        let required = def.get("required").and_then(Node::as_str) == Some("true");
+        let text = match (given, def.get("default")) {
+            (Some(v), _) => v,
+            (None, Some(d)) => d.as_str().unwrap_or_default().to_owned(),
+            (None, None) if required => return Err(RunError::MissingInput(name.to_owned())),
+            (None, None) => String::new(),
+        };
+        let value = match ty {
+            "boolean" => match text.as_str() {
+                "true" => Value::Bool(true),
+                "false" | "" => Value::Bool(false),
+                other => {
+                    return Err(RunError::Invalid(format!(
+                        "input '{name}' is a boolean: expected true or false, got '{other}'"
+                    )));
+                }
+            },
+            "number" => {
+                let n = expr::js_parse_number(&text);
+                if n.is_nan() {
+                    return Err(RunError::Invalid(format!("input '{name}' is a number, got '{text}'")));
+                }
+                Value::Number(n)
+            }
+            "choice" => {
+                let options: Vec<&str> = def
+                    .get("options")
+                    .and_then(Node::as_seq)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(Node::as_str)
+                    .collect();
+                if !text.is_empty() && !options.contains(&text.as_str()) {
+                    return Err(RunError::Invalid(format!(
+                        "input '{name}' must be one of: {}; got '{text}'",
+                        options.join(", ")
+                    )));
+                }
+                Value::String(text)
+            }
+            _ => Value::String(text),
+        };
+        o.set(name, value);
     }
     for (k, v) in &ctx.inputs {
         if o.get(k).is_none() {

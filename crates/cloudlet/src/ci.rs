@@ -132,7 +132,7 @@ fn run_command(args: RunArgs) -> Result<(), ()> {
             Ok(v) => v,
             Err(e) => return fail(&format!("--event-file {}: {e}", f.display())),
         },
-        None => event_payload(&args.event, &git, &git_ref, &args.inputs),
+        None => event_payload(&args.event, &git, &git_ref, &args.inputs, first_cron(&wf)),
     };
     let clock = SystemClock::shared();
     let run_id = clock.now().as_unix_millis();
@@ -291,7 +291,21 @@ fn changed_files(dir: &Path) -> Option<Vec<String>> {
 }
 
 /// A minimal webhook payload for the event, from the repository.
-fn event_payload(event: &str, git: &GitInfo, git_ref: &str, inputs: &[(String, String)]) -> Value {
+/// The first `on.schedule` cron, which a `schedule` run reports as
+/// `github.event.schedule`.
+fn first_cron(wf: &Workflow) -> Option<String> {
+    let on = wf.on.as_ref()?;
+    let first = on.get("schedule")?.as_seq()?.first()?;
+    first.get("cron")?.as_str().map(str::to_owned)
+}
+
+fn event_payload(
+    event: &str,
+    git: &GitInfo,
+    git_ref: &str,
+    inputs: &[(String, String)],
+    schedule: Option<String>,
+) -> Value {
     let s = |v: &str| Value::string(v);
     let (owner, name) = git.repository.split_once('/').unwrap_or(("local", &git.repository));
     let mut owner_o = Object::new();
@@ -322,6 +336,7 @@ fn event_payload(event: &str, git: &GitInfo, git_ref: &str, inputs: &[(String, S
             }
             e.set("inputs", Value::object(i));
         }
+        "schedule" => e.set("schedule", s(&schedule.unwrap_or_default())),
         _ => {}
     }
     Value::object(e)

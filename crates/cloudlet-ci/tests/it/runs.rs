@@ -1,8 +1,8 @@
 //! Workflow runs as data: each folder under `tests/data/runs/` holds a
 //! `workflow.yml` (and any files it needs) and an `expected.json` with the
 //! run's conclusion, every job leg's result (and, where given, its name,
-//! matrix and outputs), secrets to pass, and text the log must or must
-//! not contain. The run is real: steps are host processes.
+//! matrix and outputs), the event, inputs and secrets to pass, and text the
+//! log must or must not contain. The run is real: steps are host processes.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -54,7 +54,8 @@ fn run_case(dir: &Path) -> Result<(), String> {
     let ctx = RunContext {
         workspace: ws.path().to_path_buf(),
         workflow_path: ".github/workflows/workflow.yml".to_owned(),
-        event_name: "push".to_owned(),
+        event_name: expected.get("event").and_then(Value::as_str).unwrap_or("push").to_owned(),
+        inputs: pairs("inputs"),
         event: Value::from_json("{}").unwrap_or_default(),
         sha: "0".repeat(40),
         git_ref: "refs/heads/main".to_owned(),
