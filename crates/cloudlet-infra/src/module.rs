@@ -43,6 +43,9 @@ struct Variable {
     sensitive: bool,
     nullable: bool,
     validations: Vec<Validation>,
+    /// `-var`/`TF_VAR_` values are taken as literal strings (no type given,
+    /// or a primitive one) rather than parsed as expressions.
+    literal: bool,
 }
 
 /// A `validation` block: where it is, its condition and its message.
@@ -231,6 +234,7 @@ impl ModuleScope {
                                 None => None,
                             };
                             let flag = |k: &str| spec.get(k).and_then(serde_json::Value::as_bool);
+                            let literal = spec.get("type").is_none() || ty.is_primitive();
                             declared.insert(
                                 name.clone(),
                                 Variable {
@@ -239,6 +243,7 @@ impl ModuleScope {
                                     sensitive: flag("sensitive").unwrap_or(false),
                                     nullable: flag("nullable").unwrap_or(true),
                                     validations: Vec::new(),
+                                    literal,
                                 },
                             );
                         }
@@ -262,7 +267,7 @@ impl ModuleScope {
             if let Some(name) = key.strip_prefix("TF_VAR_")
                 && let Some(var) = declared.get(name)
             {
-                let v = raw_string_value(value, &var.ty, &empty, &ctx).map_err(|d| err(None, d))?;
+                let v = raw_string_value(value, var.literal, &empty, &ctx).map_err(|d| err(None, d))?;
                 raw.insert(name.to_owned(), (v, Source::Env));
             }
         }
@@ -299,8 +304,8 @@ impl ModuleScope {
                             ),
                         ));
                     };
-                    let ty = declared.get(name).map_or(Type::Dynamic, |v| v.ty.clone());
-                    let v = raw_string_value(value, &ty, &empty, &ctx).map_err(|d| err(None, d))?;
+                    let literal = declared.get(name).is_none_or(|v| v.literal);
+                    let v = raw_string_value(value, literal, &empty, &ctx).map_err(|d| err(None, d))?;
                     raw.insert(name.to_owned(), (v, Source::Cli));
                 }
                 VarArg::File(path) => read_var_file(&dir.join(path), &mut raw, &empty, &ctx)?,
@@ -667,7 +672,8 @@ fn decode_variable(body: &Body, scope: &dyn Scope, ctx: &FuncContext) -> Result<
         Some(e) => Evaluator::new(scope, ctx).eval(e)?.as_bool().unwrap_or(true),
         None => true,
     };
-    Ok(Variable { ty, default, sensitive: flag("sensitive")?, nullable, validations: Vec::new() })
+    let literal = attribute(body, "type").is_none() || ty.is_primitive();
+    Ok(Variable { ty, default, sensitive: flag("sensitive")?, nullable, validations: Vec::new(), literal })
 }
 
 /// A type constraint expression (`string`, `list(number)`, `object({...})`).
@@ -728,10 +734,11 @@ pub fn type_constraint(e: &Expression) -> Result<Type, Diagnostic> {
     }
 }
 
-/// A value given as a string (`-var`, `TF_VAR_`): primitive types take the
-/// string as it is, other types parse it as an expression.
-fn raw_string_value(text: &str, ty: &Type, scope: &dyn Scope, ctx: &FuncContext) -> Result<Value, Diagnostic> {
-    if ty.is_primitive() {
+/// A value given as a string (`-var`, `TF_VAR_`): taken as it is for
+/// variables without a type or with a primitive one, else parsed as an
+/// expression.
+fn raw_string_value(text: &str, literal: bool, scope: &dyn Scope, ctx: &FuncContext) -> Result<Value, Diagnostic> {
+    if literal {
         return Ok(Value::string(text));
     }
     let expr = crate::config::parse_expression(text)?;

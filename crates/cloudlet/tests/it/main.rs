@@ -5,6 +5,7 @@ mod cli;
 mod daemon;
 mod fn_cli;
 mod http;
+mod infra_cli;
 mod lambda_api;
 mod sched_cli;
 mod tidy;
