@@ -316,7 +316,10 @@ pub fn run_workflow(
                 Action::Decide { job } => {
                     let decision = decide(&jobs[job], job, &sched, &base, &job_outputs, &jobs, &shared);
                     match decision {
-                        Ok((d, legs)) => {
+                        Ok((d, legs, group)) => {
+                            if let Some((g, cancel_in_progress)) = group {
+                                sched.set_concurrency(job, &g, cancel_in_progress);
+                            }
                             if matches!(d, Decision::Skip) {
                                 reports.push((job, 0, skipped_report(&jobs[job], now)));
                             }
@@ -953,6 +956,10 @@ fn eval_env(env: &[(String, Node)], contexts: &Object) -> Result<Vec<(String, St
         .collect()
 }
 
+/// A decision, its legs, and the job's concurrency group (name and
+/// cancel-in-progress).
+type Decided = (Decision, Vec<LegPlan>, Option<(String, bool)>);
+
 /// Decides a ready job: its `if:`, then its matrix legs.
 fn decide(
     job: &Job,
@@ -962,7 +969,7 @@ fn decide(
     job_outputs: &[Object],
     jobs: &[Job],
     _shared: &Shared,
-) -> Result<(Decision, Vec<LegPlan>), String> {
+) -> Result<Decided, String> {
     let mut needs = Object::new();
     for n in &job.needs {
         if let Some(i) = jobs.iter().position(|j| j.id.eq_ignore_ascii_case(&n.value)) {
@@ -983,7 +990,7 @@ fn decide(
     let run = eval_if(job.if_cond.as_ref().map(|c| c.value.as_str()), &ctx, workflow::JOB_STATUS_FUNCTIONS, &host)
         .map_err(|e| format!("{}: if: {e}", job.id))?;
     if !run {
-        return Ok((Decision::Skip, Vec::new()));
+        return Ok((Decision::Skip, Vec::new(), None));
     }
     if let Some(k) = &job.container_key {
         return Err(format!(
@@ -1045,7 +1052,21 @@ fn decide(
         specs.push(LegSpec { timeout, continue_on_error });
         legs.push(LegPlan { combo, name, contexts: leg_ctx });
     }
-    Ok((Decision::Run { legs: specs, fail_fast, max_parallel }, legs))
+    // The job's concurrency group, evaluated with its first leg's contexts.
+    let group = match (&job.concurrency, legs.first()) {
+        (Some(n), Some(first)) => {
+            let v = eval_node(n, &first.contexts, &[], &expr::NoHost)?;
+            match &v {
+                Value::Object(o) => Some((
+                    o.get("group").map(Value::to_display_string).unwrap_or_default(),
+                    o.get("cancel-in-progress").is_some_and(Value::is_truthy),
+                )),
+                other => Some((other.to_display_string(), false)),
+            }
+        }
+        _ => None,
+    };
+    Ok((Decision::Run { legs: specs, fail_fast, max_parallel }, legs, group))
 }
 
 /// Status functions and `hashFiles` inside a running job.

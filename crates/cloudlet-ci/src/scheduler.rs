@@ -97,6 +97,8 @@ pub enum CancelReason {
     TimedOut,
     FailFast,
     RunCancelled,
+    /// A newer job of the same concurrency group with `cancel-in-progress`.
+    Concurrency,
 }
 
 /// How a leg ended, as the runner saw it.
@@ -124,8 +126,26 @@ enum LegState {
 enum Phase {
     Waiting,
     Deciding,
-    Running { legs: Vec<(LegSpec, LegState)>, fail_fast: bool, max_parallel: Option<usize>, tripped: bool },
+    Running {
+        legs: Vec<(LegSpec, LegState)>,
+        fail_fast: bool,
+        max_parallel: Option<usize>,
+        tripped: bool,
+    },
+    /// Decided to run, waiting for its concurrency group.
+    Pending {
+        legs: Vec<LegSpec>,
+        fail_fast: bool,
+        max_parallel: Option<usize>,
+    },
     Done(JobResult),
+}
+
+/// One concurrency group: at most one job running and one pending.
+#[derive(Clone, Debug, Default)]
+struct Group {
+    running: Option<usize>,
+    pending: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -137,6 +157,18 @@ pub struct Scheduler {
     running: usize,
     run_cancelled: bool,
     pending: VecDeque<Action>,
+    /// Each job's concurrency group (lower-cased) and cancel-in-progress.
+    concurrency: Vec<Option<(String, bool)>>,
+    groups: std::collections::HashMap<String, Group>,
+}
+
+fn running(legs: Vec<LegSpec>, fail_fast: bool, max_parallel: Option<usize>) -> Phase {
+    Phase::Running {
+        legs: legs.into_iter().map(|l| (l, LegState::Queued)).collect(),
+        fail_fast,
+        max_parallel,
+        tripped: false,
+    }
 }
 
 /// The status functions' answers for one job.
@@ -164,6 +196,8 @@ impl Scheduler {
             *anc = (0..n).filter(|a| seen[*a]).collect();
         }
         Scheduler {
+            concurrency: vec![None; n],
+            groups: std::collections::HashMap::new(),
             phases: vec![Phase::Waiting; n],
             nodes,
             ancestors,
@@ -293,6 +327,16 @@ impl Scheduler {
         out
     }
 
+    /// Puts a job in a concurrency group (names compare ignoring case),
+    /// before [`Scheduler::decide`]: GitHub's rules, one running and one
+    /// pending; a newer job cancels the pending one, and with
+    /// `cancel_in_progress` the running one too.
+    pub fn set_concurrency(&mut self, job: usize, group: &str, cancel_in_progress: bool) {
+        if let Some(slot) = self.concurrency.get_mut(job) {
+            *slot = Some((group.to_lowercase(), cancel_in_progress));
+        }
+    }
+
     /// Records the decision for a job offered by [`Action::Decide`].
     pub fn decide(&mut self, job: usize, decision: Decision) {
         if !matches!(self.phases.get(job), Some(Phase::Deciding)) {
@@ -302,15 +346,73 @@ impl Scheduler {
             Decision::Skip => Phase::Done(JobResult::Skipped),
             Decision::Fail => Phase::Done(JobResult::Failure),
             Decision::Run { legs, .. } if legs.is_empty() => Phase::Done(JobResult::Skipped),
-            Decision::Run { legs, fail_fast, max_parallel } => Phase::Running {
-                legs: legs.into_iter().map(|l| (l, LegState::Queued)).collect(),
-                fail_fast,
-                max_parallel,
-                tripped: false,
+            Decision::Run { legs, fail_fast, max_parallel } => match self.concurrency[job].clone() {
+                Some((group, cancel_in_progress)) => {
+                    self.enter_group(job, &group, cancel_in_progress, legs, fail_fast, max_parallel)
+                }
+                None => running(legs, fail_fast, max_parallel),
             },
         };
         if let Phase::Done(result) = self.phases[job] {
             self.pending.push_back(Action::Finished { job, result });
+        }
+    }
+
+    fn enter_group(
+        &mut self,
+        job: usize,
+        group: &str,
+        cancel_in_progress: bool,
+        legs: Vec<LegSpec>,
+        fail_fast: bool,
+        max_parallel: Option<usize>,
+    ) -> Phase {
+        let g = self.groups.entry(group.to_owned()).or_default();
+        let Some(holder) = g.running else {
+            g.running = Some(job);
+            return running(legs, fail_fast, max_parallel);
+        };
+        if let Some(p) = g.pending.replace(job) {
+            self.phases[p] = Phase::Done(JobResult::Cancelled);
+            self.pending.push_back(Action::Finished { job: p, result: JobResult::Cancelled });
+        }
+        if cancel_in_progress && let Phase::Running { legs: held, .. } = &mut self.phases[holder] {
+            for (l, (_, st)) in held.iter_mut().enumerate() {
+                match st {
+                    LegState::Running { .. } => {
+                        *st = LegState::Stopping { reason: CancelReason::Concurrency };
+                        self.pending.push_back(Action::Cancel {
+                            job: holder,
+                            leg: l,
+                            reason: CancelReason::Concurrency,
+                        });
+                    }
+                    LegState::Queued => *st = LegState::Done(JobResult::Cancelled),
+                    _ => {}
+                }
+            }
+        }
+        Phase::Pending { legs, fail_fast, max_parallel }
+    }
+
+    /// A finished job leaves its group; the pending job starts.
+    fn leave_group(&mut self, job: usize) {
+        let Some((group, _)) = self.concurrency[job].clone() else { return };
+        let Some(g) = self.groups.get_mut(&group) else { return };
+        if g.running != Some(job) {
+            return;
+        }
+        g.running = g.pending.take();
+        if let Some(next) = g.running
+            && let Phase::Pending { legs, fail_fast, max_parallel } =
+                std::mem::replace(&mut self.phases[next], Phase::Deciding)
+        {
+            self.phases[next] = if self.run_cancelled {
+                self.pending.push_back(Action::Finished { job: next, result: JobResult::Cancelled });
+                Phase::Done(JobResult::Cancelled)
+            } else {
+                running(legs, fail_fast, max_parallel)
+            };
         }
     }
 
@@ -376,6 +478,7 @@ impl Scheduler {
             };
             self.phases[j] = Phase::Done(result);
             out.push(Action::Finished { job: j, result });
+            self.leave_group(j);
         }
     }
 
@@ -557,6 +660,61 @@ mod tests {
         s.leg_finished(0, 0, LegOutcome::Cancelled);
         step(&mut s, t(301), &decide);
         assert_eq!(s.result(0), Some(JobResult::Failure));
+    }
+
+    #[test]
+    fn concurrency_groups_keep_one_running_and_one_pending() {
+        // Three independent jobs in one group (case differs), no cancel-in-progress.
+        let mut s = Scheduler::new(graph(&[("a", &[]), ("b", &[]), ("c", &[])]), 8);
+        for j in 0..3 {
+            s.set_concurrency(j, if j == 1 { "Deploy" } else { "deploy" }, false);
+        }
+        let started = step(&mut s, t(0), &default_if);
+        // a runs; b waits; c replaces b, which is cancelled.
+        assert_eq!(
+            started,
+            vec![Action::Finished { job: 1, result: JobResult::Cancelled }, Action::Start { job: 0, leg: 0 }]
+        );
+        s.leg_finished(0, 0, LegOutcome::Success);
+        let next = step(&mut s, t(1), &default_if);
+        assert_eq!(
+            next,
+            vec![Action::Finished { job: 0, result: JobResult::Success }, Action::Start { job: 2, leg: 0 }]
+        );
+    }
+
+    #[test]
+    fn cancel_in_progress_stops_the_running_job() {
+        // `old` runs; `new` arrives (after `trigger`) in the same group.
+        let mut s = Scheduler::new(graph(&[("old", &[]), ("trigger", &[]), ("new", &[1])]), 8);
+        s.set_concurrency(0, "g", true);
+        s.set_concurrency(2, "G", true);
+        let started = step(&mut s, t(0), &default_if);
+        assert_eq!(started, vec![Action::Start { job: 0, leg: 0 }, Action::Start { job: 1, leg: 0 }]);
+        s.leg_finished(1, 0, LegOutcome::Success);
+        let next = step(&mut s, t(1), &default_if);
+        assert_eq!(
+            next,
+            vec![
+                Action::Finished { job: 1, result: JobResult::Success },
+                Action::Cancel { job: 0, leg: 0, reason: CancelReason::Concurrency },
+            ]
+        );
+        s.leg_finished(0, 0, LegOutcome::Cancelled);
+        let next = step(&mut s, t(2), &default_if);
+        assert_eq!(
+            next,
+            vec![Action::Finished { job: 0, result: JobResult::Cancelled }, Action::Start { job: 2, leg: 0 }]
+        );
+        // Arriving together, the newer job cancels the older before it starts.
+        let mut s = Scheduler::new(graph(&[("a", &[]), ("b", &[])]), 8);
+        s.set_concurrency(0, "g", true);
+        s.set_concurrency(1, "g", true);
+        let actions = step(&mut s, t(0), &default_if);
+        assert_eq!(
+            actions,
+            vec![Action::Finished { job: 0, result: JobResult::Cancelled }, Action::Start { job: 1, leg: 0 }]
+        );
     }
 
     #[test]
