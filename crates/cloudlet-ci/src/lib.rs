@@ -1,10 +1,13 @@
 //! GitHub-Actions-compatible workflows, run on the host.
 //!
-//! The pure parts decide; the runner carries decisions out:
-//! expressions (`expr`), the workflow model parsed with positions
-//! (`yaml`, `workflow`) and its validation, matrix expansion, the job graph
-//! scheduler driven by an injected clock, and the step runner that starts
-//! processes. Nothing here knows HTTP or SQL.
+//! Pure modules decide: expressions (`expr`), YAML with positions
+//! (`yaml`), the workflow model and its validation (`workflow`), local
+//! actions' metadata (`action`), reusable-workflow interfaces
+//! (`reusable`), trigger filters (`filters`, `cron`), matrix expansion
+//! (`matrix`), the job graph scheduler on explicit time (`scheduler`,
+//! `simulate`), file commands (`envfile`), shells (`shell`) and `hashFiles`
+//! (`hash_files`). The runner (`runner`) carries their decisions out with
+//! processes and threads. Nothing here knows HTTP or SQL.
 
 pub mod action;
 pub mod cron;
