@@ -128,12 +128,65 @@ pub fn parse_expression(src: &str) -> Result<Expression, Diagnostic> {
                 Some(at..at + 1),
             );
         }
-        Diagnostic::new(
-            "Invalid expression",
-            "Expected the start of an expression, but found an invalid expression token.",
-            Some(offset..offset),
-        )
+        let (summary, detail) = syntax_error_words(src, offset);
+        Diagnostic::new(summary, detail, Some(offset..offset))
     })
+}
+
+/// Terraform's words for the commonest syntax errors in one expression,
+/// told apart from where the parser stopped; anything else is an invalid
+/// expression token, as most of Terraform's own are.
+fn syntax_error_words(src: &str, offset: usize) -> (&'static str, &'static str) {
+    let trimmed = src.trim();
+    let mut quotes = 0;
+    let mut escaped = false;
+    for c in trimmed.chars() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => quotes += 1,
+            _ => escaped = false,
+        }
+    }
+    if quotes % 2 == 1 {
+        return ("Unterminated template string", "No closing marker was found for the string.");
+    }
+    if (trimmed.starts_with("[for ") || trimmed.starts_with("{for ")) && !trimmed.contains(':') {
+        return ("Invalid 'for' expression", "For expression requires a colon after the collection expression.");
+    }
+    if trimmed.contains('?') && !trimmed.contains(':') && !trimmed.contains('"') {
+        return (
+            "Missing false expression in conditional",
+            "The conditional operator (...?...:...) requires a false expression, delimited by a colon.",
+        );
+    }
+    let before = src.get(..offset).unwrap_or(src).trim_end();
+    let rest = src.get(offset..).unwrap_or("").trim_start();
+    let starts_value = rest.starts_with(|c: char| c.is_alphanumeric() || matches!(c, '"' | '[' | '{' | '_'));
+    if (before.ends_with('.') && !before.ends_with("..")) || (rest.starts_with('.') && !rest.starts_with("..")) {
+        return ("Invalid attribute name", "An attribute name is required after a dot.");
+    }
+    if offset > 0 && starts_value && hcl_edit::parser::parse_expr(before).is_ok() {
+        return (
+            "Extra characters after expression",
+            "An expression was successfully parsed, but extra characters were found after it.",
+        );
+    }
+    // Inside a tuple, a value followed by another without a comma.
+    let mut depth: Vec<char> = Vec::new();
+    for c in before.chars() {
+        match c {
+            '[' | '{' | '(' => depth.push(c),
+            ']' | '}' | ')' => {
+                depth.pop();
+            }
+            _ => {}
+        }
+    }
+    let last = before.chars().last();
+    if depth.last() == Some(&'[') && !matches!(last, Some(',' | '[') | None) && starts_value {
+        return ("Missing item separator", "Expected a comma to mark the beginning of the next item.");
+    }
+    ("Invalid expression", "Expected the start of an expression, but found an invalid expression token.")
 }
 
 /// A JSON value as an expression, with the meaning Terraform's JSON syntax
