@@ -101,6 +101,8 @@ pub struct RunReport {
     /// Each job's result and merged outputs (the `jobs` context of a
     /// reusable workflow's outputs).
     pub job_results: Vec<(String, JobResult, Object)>,
+    /// The longest chain of `needs` by the jobs' measured durations.
+    pub critical_path: Vec<String>,
 }
 
 impl RunReport {
@@ -424,11 +426,26 @@ pub fn run_workflow(
     let job_results = (0..jobs.len())
         .map(|j| (jobs[j].id.clone(), sched.result(j).unwrap_or(JobResult::Skipped), job_outputs[j].clone()))
         .collect();
+    // Each job's span: its first leg's start to its last leg's end.
+    let durations: Vec<Duration> = (0..jobs.len())
+        .map(|j| {
+            let spans = reports.iter().filter(|(rj, _, r)| *rj == j && r.id == jobs[j].id);
+            let start = spans.clone().map(|(_, _, r)| r.started_at).min();
+            let end = spans.map(|(_, _, r)| r.finished_at).max();
+            match (start, end) {
+                (Some(s), Some(e)) => e.saturating_duration_since(s),
+                _ => Duration::ZERO,
+            }
+        })
+        .collect();
+    let (_, path) = crate::simulate::critical_path(sched.nodes(), &durations);
+    let critical_path = path.into_iter().map(|j| jobs[j].id.clone()).collect();
     Ok(RunReport {
         run_id: ctx.run_id,
         conclusion,
         jobs: reports.into_iter().map(|(_, _, r)| r).collect(),
         job_results,
+        critical_path,
     })
 }
 

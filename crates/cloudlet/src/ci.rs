@@ -172,13 +172,18 @@ fn run_command(args: RunArgs) -> Result<(), ()> {
     if report.conclusion == cloudlet_ci::scheduler::JobResult::Success { Ok(()) } else { Err(()) }
 }
 
-/// A table of job legs: name, result, duration.
+/// A table of job legs: name, result, duration; `*` marks the jobs on the
+/// critical path.
 fn summary(report: &RunReport) -> String {
     let width = report.jobs.iter().map(|j| j.name.chars().count()).max().unwrap_or(3).max(3);
-    let mut s = format!("{:<width$}  {:<9}  DURATION\n", "JOB", "RESULT");
+    let mut s = format!("  {:<width$}  {:<9}  DURATION\n", "JOB", "RESULT");
     for j in &report.jobs {
         let d = j.finished_at.saturating_duration_since(j.started_at);
-        s.push_str(&format!("{:<width$}  {:<9}  {:.1}s\n", j.name, j.result.as_str(), d.as_secs_f64()));
+        let mark = if report.critical_path.contains(&j.id) { '*' } else { ' ' };
+        s.push_str(&format!("{mark} {:<width$}  {:<9}  {:.1}s\n", j.name, j.result.as_str(), d.as_secs_f64()));
+    }
+    if report.critical_path.len() > 1 {
+        s.push_str(&format!("* critical path: {}\n", report.critical_path.join(" → ")));
     }
     s.push_str(&format!("run {}: {}\n", report.run_id, report.conclusion.as_str()));
     s
