@@ -61,6 +61,57 @@ impl Scope for EmptyScope {
     }
 }
 
+/// The scope of one instance of a counted or `for_each` block: `count.index`
+/// or `each.key`/`each.value`, everything else from the enclosing scope.
+pub struct InstanceScope<'a> {
+    pub parent: &'a dyn Scope,
+    /// `count.index`, when the block has `count`.
+    pub count_index: Option<i64>,
+    /// `each.key` and `each.value`, when the block has `for_each`.
+    pub each: Option<(Value, Value)>,
+}
+
+impl std::fmt::Debug for InstanceScope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceScope")
+            .field("count_index", &self.count_index)
+            .field("each", &self.each)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scope for InstanceScope<'_> {
+    fn resolve(
+        &self,
+        root: &str,
+        attrs: &[String],
+        span: Option<Range<usize>>,
+    ) -> std::result::Result<(Value, usize), Diagnostic> {
+        match (root, attrs.first().map(String::as_str), self.count_index, &self.each) {
+            ("count", Some("index"), Some(i), _) => Ok((Value::int(i), 1)),
+            ("count", Some(other), Some(_), _) => Err(Diagnostic::reference(
+                "Invalid \"count\" attribute",
+                format!(
+                    "The \"count\" object does not have an attribute named {}. The only supported attribute is count.index, which is the index of each instance of a resource block that has the \"count\" argument set.",
+                    crate::format::quote(other)
+                ),
+                span,
+            )),
+            ("each", Some("key"), _, Some((k, _))) => Ok((k.clone(), 1)),
+            ("each", Some("value"), _, Some((_, v))) => Ok((v.clone(), 1)),
+            ("each", Some(other), _, Some(_)) => Err(Diagnostic::reference(
+                "Invalid \"each\" attribute",
+                format!(
+                    "The \"each\" object does not have an attribute named {}. The supported attributes are each.key and each.value, the current key and value pair of the \"for_each\" attribute set.",
+                    crate::format::quote(other)
+                ),
+                span,
+            )),
+            _ => self.parent.resolve(root, attrs, span),
+        }
+    }
+}
+
 /// Terraform's errors for references nothing declared; `known` answers the
 /// built-in ones (`path.*`, `terraform.workspace`).
 pub fn undeclared(
@@ -1453,5 +1504,27 @@ mod tests {
         assert_eq!(show("sensitive(true) ? 1 : 2"), "(sensitive)");
         assert_eq!(show("nonsensitive(sensitive(2) * 2)"), "4");
         assert_eq!(show("{a = sensitive(1), b = 2}.b"), "2");
+    }
+
+    #[test]
+    fn count_and_each_resolve_in_an_instance() {
+        use crate::eval::{EmptyScope, InstanceScope};
+        use crate::value::Value;
+        let parent = EmptyScope::default();
+        let ctx = FuncContext::default();
+        let show = |scope: &dyn crate::eval::Scope, src: &str| match crate::console::eval_line(src, scope, &ctx) {
+            Ok(v) => crate::format::format_value(&v),
+            Err(d) => format!("error: {}: {}", d.summary, d.detail),
+        };
+        let counted = InstanceScope { parent: &parent, count_index: Some(2), each: None };
+        assert_eq!(show(&counted, "\"web-${count.index + 1}\""), "\"web-3\"");
+        assert!(show(&counted, "count.nope").starts_with("error: Invalid \"count\" attribute"));
+        assert!(show(&counted, "each.key").starts_with("error: Reference to \"each\" in context without for_each"));
+        assert_eq!(show(&counted, "terraform.workspace"), "\"default\"");
+        let each =
+            InstanceScope { parent: &parent, count_index: None, each: Some((Value::string("a"), Value::int(1))) };
+        assert_eq!(show(&each, "\"${each.key}=${each.value}\""), "\"a=1\"");
+        assert!(show(&each, "each.nope").starts_with("error: Invalid \"each\" attribute"));
+        assert!(show(&each, "count.index").starts_with("error: Reference to \"count\" in non-counted context"));
     }
 }
