@@ -812,15 +812,20 @@ fn workflow_name(wf: &Workflow, ctx: &RunContext) -> String {
     wf.name.as_ref().map_or_else(|| ctx.workflow_path.clone(), |n| n.value.clone())
 }
 
-/// Default environment variables every step sees (they win over `env:`).
-fn default_env(wf: &Workflow, ctx: &RunContext, temp: &Path, event_path: &Path) -> Vec<(String, String)> {
-    let (name, kind) = ref_name(&ctx.git_ref);
-    let arch = match std::env::consts::ARCH {
+/// `runner.arch` / `RUNNER_ARCH` in GitHub's spelling.
+fn runner_arch() -> &'static str {
+    match std::env::consts::ARCH {
         "aarch64" => "ARM64",
         "x86" => "X86",
         "arm" => "ARM",
         _ => "X64",
-    };
+    }
+}
+
+/// Default environment variables every step sees (they win over `env:`).
+fn default_env(wf: &Workflow, ctx: &RunContext, temp: &Path, event_path: &Path) -> Vec<(String, String)> {
+    let (name, kind) = ref_name(&ctx.git_ref);
+    let arch = runner_arch();
     let owner = ctx.repository.split('/').next().unwrap_or_default();
     let v = |k: &str, val: &str| (k.to_owned(), val.to_owned());
     vec![
@@ -1144,7 +1149,7 @@ fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (
     let mut runner = Object::new();
     runner.set("name", Value::string("cloudlet"));
     runner.set("os", Value::string("Linux"));
-    runner.set("arch", Value::string(std::env::consts::ARCH));
+    runner.set("arch", Value::string(runner_arch()));
     runner.set("temp", Value::string(shared.temp.to_string_lossy()));
     runner.set("tool_cache", Value::string(shared.temp.join("tool-cache").to_string_lossy()));
     runner.set("debug", Value::string(""));
@@ -1647,6 +1652,22 @@ fn exec_process(
         }
     };
     envfile::prepend_paths(&mut st.paths_added, &envfile::parse_path_file(&read(&path_file)));
+    // The step summary (GitHub-flavoured Markdown) goes to the log, up to 1 MiB.
+    let summary = read(&summary_file);
+    if summary.len() > 1024 * 1024 {
+        shared.log(
+            &st.name,
+            &format!(
+                "Error: $GITHUB_STEP_SUMMARY upload aborted, supports content up to a size of 1024k, got {}k.",
+                summary.len() / 1024
+            ),
+        );
+    } else if !summary.trim().is_empty() {
+        shared.log(&st.name, "Summary:");
+        for line in summary.lines() {
+            shared.log(&st.name, &format!("  {line}"));
+        }
+    }
     for f in [&env_file, &out_file, &path_file, &summary_file, &state_file] {
         let _ = std::fs::remove_file(f);
     }
