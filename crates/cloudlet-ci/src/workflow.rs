@@ -145,7 +145,7 @@ const STEP_FUNCTIONS: &[FunctionSig] = &[HASH_FILES];
 /// Reads a composite action's `runs.steps`: every `run` step needs
 /// `shell`, and `secrets` is not available.
 pub fn read_composite_steps(node: &Node) -> (Vec<Step>, Vec<Diagnostic>) {
-    let mut r = Reader { diags: Vec::new(), warnings: Vec::new(), needs_in_scope: None, composite: true };
+    let mut r = Reader { composite: true, ..Reader::default() };
     let steps = r.steps(node);
     (steps, r.diags)
 }
@@ -213,7 +213,7 @@ const EVENTS: &[&str] = &[
 
 /// Parses and validates a workflow. `file` names it in messages.
 pub fn parse_workflow(file: &str, text: &str) -> Result<Workflow, WorkflowError> {
-    let mut r = Reader { diags: Vec::new(), warnings: Vec::new(), needs_in_scope: None, composite: false };
+    let mut r = Reader::default();
     let root = match yaml::parse(text) {
         Ok(root) => root,
         Err(e) => {
@@ -241,12 +241,18 @@ pub fn parse_workflow(file: &str, text: &str) -> Result<Workflow, WorkflowError>
     }
 }
 
+#[derive(Default)]
 struct Reader {
     diags: Vec<Diagnostic>,
     /// Problems GitHub accepts but that are almost surely mistakes.
     warnings: Vec<Diagnostic>,
     /// The `needs` of the job being read: `needs.<id>` must name one.
     needs_in_scope: Option<Vec<String>>,
+    /// The ids of the steps before the one being read: `steps.<id>`
+    /// must name one.
+    steps_in_scope: Option<Vec<String>>,
+    /// The keys of a literal matrix: `matrix.<key>` must name one.
+    matrix_in_scope: Option<Vec<String>>,
     /// Reading a composite action's steps: `shell` is required and the
     /// `secrets` context is not available.
     composite: bool,
@@ -341,21 +347,36 @@ impl Reader {
         }
     }
 
-    /// `needs.<id>` may only name a job this job needs directly.
+    /// `needs.<id>` may only name a job this job needs directly,
+    /// `steps.<id>` a step before this one, `matrix.<key>` a key of a
+    /// literal matrix. GitHub accepts the others (they read as null), so
+    /// they are warnings.
     fn check_needs_refs(&mut self, e: Option<&expr::Expr>, pos: Pos) {
-        let Some(scope) = self.needs_in_scope.clone() else { return };
         let Some(e) = e else { return };
-        let mut found = Vec::new();
-        needs_refs(e, &mut found);
-        for id in found {
-            if !scope.iter().any(|n| n.eq_ignore_ascii_case(&id)) {
-                let list = if scope.is_empty() { "none".to_owned() } else { scope.join(", ") };
-                self.warnings.push(Diagnostic {
-                    pos,
-                    message: format!(
-                        "needs.{id} refers to job '{id}', which this job does not need (its needs: {list}); it is always null"
-                    ),
-                });
+        let scopes = [
+            ("needs", self.needs_in_scope.clone(), "job", "this job does not need"),
+            ("steps", self.steps_in_scope.clone(), "step", "no step before this one has that id"),
+            ("matrix", self.matrix_in_scope.clone(), "key", "the matrix has no such key"),
+        ];
+        for (context, scope, what, why) in scopes {
+            let Some(scope) = scope else { continue };
+            let mut found = Vec::new();
+            context_refs(e, context, &mut found);
+            for id in found {
+                if !scope.iter().any(|n| n.eq_ignore_ascii_case(&id)) {
+                    let list = if scope.is_empty() { "none".to_owned() } else { scope.join(", ") };
+                    let known = match context {
+                        "needs" => format!("its needs: {list}"),
+                        "steps" => format!("earlier ids: {list}"),
+                        _ => format!("keys: {list}"),
+                    };
+                    self.warnings.push(Diagnostic {
+                        pos,
+                        message: format!(
+                            "{context}.{id} refers to {what} '{id}', but {why} ({known}); it is always null"
+                        ),
+                    });
+                }
             }
         }
     }
@@ -763,6 +784,11 @@ impl Reader {
         let mut job = Job { id, pos, ..Job::default() };
         let Some(pairs) = self.map(n) else { return job };
         let needs_node = pairs.iter().find(|(k, _)| k.as_str() == Some("needs")).map(|(_, v)| v);
+        self.matrix_in_scope = pairs
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("strategy"))
+            .and_then(|(_, v)| v.get("matrix"))
+            .and_then(matrix_keys);
         self.needs_in_scope = Some(match needs_node {
             Some(v) => match &v.kind {
                 NodeKind::Seq(items) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
@@ -849,6 +875,7 @@ impl Reader {
             self.err(n.pos, "Required property is missing: runs-on".to_owned());
         }
         self.needs_in_scope = None;
+        self.matrix_in_scope = None;
         job
     }
 
@@ -984,7 +1011,9 @@ impl Reader {
             }
         };
         let mut steps: Vec<Step> = Vec::new();
+        let outer = self.steps_in_scope.take();
         for item in items {
+            self.steps_in_scope = Some(steps.iter().filter_map(|s| s.id.as_ref().map(|i| i.value.clone())).collect());
             let step = self.step(item);
             if let Some(id) = &step.id {
                 if let Some(msg) = id_problem(&id.value) {
@@ -998,6 +1027,7 @@ impl Reader {
             }
             steps.push(step);
         }
+        self.steps_in_scope = outer;
         steps
     }
 
@@ -1065,28 +1095,62 @@ impl Reader {
     }
 }
 
-/// The job ids an expression reads as `needs.<id>` or `needs['<id>']`.
-fn needs_refs(e: &expr::Expr, out: &mut Vec<String>) {
+/// The keys of a literal matrix (vectors and every include entry's keys);
+/// `None` when the matrix is an expression.
+fn matrix_keys(m: &Node) -> Option<Vec<String>> {
+    let pairs = m.as_map()?;
+    let mut keys = Vec::new();
+    for (k, v) in pairs {
+        let key = k.as_str().unwrap_or_default();
+        match key {
+            "exclude" => {}
+            "include" => {
+                let items = match &v.kind {
+                    NodeKind::Seq(items) => items,
+                    _ => return None,
+                };
+                for item in items {
+                    for (ik, _) in item.as_map()? {
+                        keys.push(ik.as_str().unwrap_or_default().to_owned());
+                    }
+                }
+            }
+            _ => {
+                if v.as_str().is_some_and(|t| t.contains("${{")) {
+                    return None;
+                }
+                keys.push(key.to_owned());
+            }
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    Some(keys)
+}
+
+/// The names an expression reads as `<context>.<name>` or
+/// `<context>['<name>']`.
+fn context_refs(e: &expr::Expr, context: &str, out: &mut Vec<String>) {
     use expr::{Expr, Index};
     match e {
         Expr::Index(obj, idx) => {
             if let (Expr::Context(name), Index::Expr(key)) = (obj.as_ref(), idx)
-                && name.eq_ignore_ascii_case("needs")
+                && name.eq_ignore_ascii_case(context)
                 && let Expr::Literal(expr::Value::String(id)) = key.as_ref()
             {
                 out.push(id.clone());
             }
-            needs_refs(obj, out);
+            context_refs(obj, context, out);
             if let Index::Expr(key) = idx {
-                needs_refs(key, out);
+                context_refs(key, context, out);
             }
         }
-        Expr::Not(x) | Expr::Group(x) => needs_refs(x, out),
+        Expr::Not(x) | Expr::Group(x) => context_refs(x, context, out),
         Expr::Binary(_, l, r) => {
-            needs_refs(l, out);
-            needs_refs(r, out);
+            context_refs(l, context, out);
+            context_refs(r, context, out);
         }
-        Expr::Logical(_, args) | Expr::Call(_, args) => args.iter().for_each(|a| needs_refs(a, out)),
+        Expr::Logical(_, args) | Expr::Call(_, args) => args.iter().for_each(|a| context_refs(a, context, out)),
         Expr::Literal(_) | Expr::Context(_) => {}
     }
 }
@@ -1236,7 +1300,22 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(
             warnings,
-            ["12:9: needs.a refers to job 'a', which this job does not need (its needs: b); it is always null"]
+            ["12:9: needs.a refers to job 'a', but this job does not need (its needs: b); it is always null"]
+        );
+        let wf = parse_workflow(
+            "w.yml",
+            "on: push\njobs:\n  a:\n    runs-on: x\n    strategy:\n      matrix:\n        os: [l]\n        include: [{os: l, extra: 1}]\n    steps:\n      - run: echo ${{ steps.later.outputs.x }} ${{ matrix.extra }} ${{ matrix.oss }}\n      - id: later\n        run: echo ${{ steps.later.outputs.x }}\n      - run: echo ${{ steps.later.outputs.x }}\n",
+        );
+        let warnings: Vec<String> = wf
+            .map(|w| w.warnings.iter().map(|d| format!("{}:{}: {}", d.pos.line, d.pos.col, d.message)).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            warnings,
+            [
+                "10:14: steps.later refers to step 'later', but no step before this one has that id (earlier ids: none); it is always null",
+                "10:14: matrix.oss refers to key 'oss', but the matrix has no such key (keys: extra, os); it is always null",
+                "12:14: steps.later refers to step 'later', but no step before this one has that id (earlier ids: none); it is always null",
+            ]
         );
     }
 
