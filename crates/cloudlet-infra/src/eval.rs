@@ -239,7 +239,7 @@ impl<'a> Evaluator<'a> {
                     )
                 })
             }
-            Expression::String(s) => Ok(Value::String(s.value().clone())),
+            Expression::String(s) => Ok(Value::string(s.value().clone())),
             Expression::Array(items) => {
                 let mut out = Vec::new();
                 for item in items.iter() {
@@ -731,7 +731,7 @@ impl<'a> Evaluator<'a> {
         if unknown {
             return Ok(Value::Unknown(Type::String).mark_if(marked));
         }
-        Ok(Value::String(out).mark_if(marked))
+        Ok(Value::string(out).mark_if(marked))
     }
 
     fn render(&mut self, nodes: &[TNode<'_>], out: &mut String, marked: &mut bool, unknown: &mut bool) -> Result<()> {

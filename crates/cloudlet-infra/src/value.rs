@@ -158,9 +158,10 @@ impl fmt::Debug for Value {
 }
 
 impl Value {
-    /// A string value.
+    /// A string value, in Unicode normalization form C as Terraform keeps
+    /// every string.
     pub fn string(s: impl Into<String>) -> Value {
-        Value::String(s.into())
+        Value::String(nfc(s.into()))
     }
 
     /// A number from an `i64`, as functions make integers.
@@ -345,6 +346,15 @@ impl Value {
             _ => None,
         }
     }
+}
+
+/// `s` in normalization form C (unchanged, without copying, when it is).
+pub fn nfc(s: String) -> String {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfc_quick};
+    if s.is_ascii() || is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        return s;
+    }
+    s.nfc().collect()
 }
 
 fn maps_equal(a: &BTreeMap<String, Value>, b: &BTreeMap<String, Value>) -> bool {

@@ -399,7 +399,10 @@ fn merge(a: &[Value], _: &super::FuncContext) -> FResult {
 fn range(a: &[Value], _: &super::FuncContext) -> FResult {
     let nums: Vec<Number> = a.iter().filter_map(|v| v.as_number().cloned()).collect();
     let (start, end, step) = match nums.as_slice() {
-        [end] => (Number::from_i64(0), end.clone(), Number::from_i64(1)),
+        [end] => {
+            let step = if end.is_negative() && !end.is_zero() { -1 } else { 1 };
+            (Number::from_i64(0), end.clone(), Number::from_i64(step))
+        }
         [start, end] => {
             let step = if end.cmp_value(start).is_lt() { Number::from_i64(-1) } else { Number::from_i64(1) };
             (start.clone(), end.clone(), step)

@@ -3,7 +3,6 @@
 //! Terraform does; the others keep the argument's precision.
 
 use num_bigint::BigInt;
-use num_traits::Num;
 
 use super::{FResult, Func, N, arg_err, f, fail, fv, int_arg, p};
 use crate::number::Number;
@@ -19,12 +18,10 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "ceil" => f(vec![p("num", N)], |a, _| Ok(Value::Number(num(a, 0).ceil()))),
         "floor" => f(vec![p("num", N)], |a, _| Ok(Value::Number(num(a, 0).floor()))),
         "signum" => f(vec![p("num", N)], |a, _| Ok(Value::int(int_arg(a, 0)?.signum()))),
-        "log" => f(vec![p("num", N), p("base", N)], |a, _| {
-            Ok(Value::Number(Number::from_f64(num(a, 0).to_f64().ln() / num(a, 1).to_f64().ln())))
-        }),
-        "pow" => f(vec![p("num", N), p("power", N)], |a, _| {
-            Ok(Value::Number(Number::from_f64(num(a, 0).to_f64().powf(num(a, 1).to_f64()))))
-        }),
+        "log" => {
+            f(vec![p("num", N), p("base", N)], |a, _| float_result(num(a, 0).to_f64().ln() / num(a, 1).to_f64().ln()))
+        }
+        "pow" => f(vec![p("num", N), p("power", N)], |a, _| float_result(num(a, 0).to_f64().powf(num(a, 1).to_f64()))),
         "max" => fv(vec![], p("numbers", N), |a, _| extreme(a, true)),
         "min" => fv(vec![], p("numbers", N), |a, _| extreme(a, false)),
         "parseint" => f(vec![p("number", super::ANY), p("base", N)], |a, _| {
@@ -39,7 +36,7 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
                 Some(rest) => (true, rest),
                 None => (false, s.strip_prefix('+').unwrap_or(s)),
             };
-            let parsed = if base <= 36 { BigInt::from_str_radix(digits, base as u32).ok() } else { None };
+            let parsed = go_parse_int(digits, base as u32);
             match parsed.filter(|_| !digits.is_empty() && !digits.starts_with(['+', '-'])) {
                 Some(v) => Ok(Value::Number(Number::from_bigint(&if neg { -v } else { v }))),
                 None => arg_err(0, format!("cannot parse {} as a base {base} integer", crate::format::quote(s))),
@@ -47,6 +44,38 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         }),
         _ => return None,
     })
+}
+
+/// A float64 result; not-a-number is an error (Terraform 1.0.3 panics).
+fn float_result(v: f64) -> FResult {
+    if v.is_nan() {
+        return fail("the result is not a number");
+    }
+    Ok(Value::Number(Number::from_f64(v)))
+}
+
+/// Go's `big.Int.SetString` digits: `0-9`, then letters (case-insensitive
+/// up to base 36; above it `a-z` are 10–35 and `A-Z` 36–61); no signs or
+/// underscores here.
+fn go_parse_int(digits: &str, base: u32) -> Option<BigInt> {
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v = BigInt::from(0u32);
+    for c in digits.chars() {
+        let d = match c {
+            '0'..='9' => c as u32 - '0' as u32,
+            'a'..='z' => c as u32 - 'a' as u32 + 10,
+            'A'..='Z' if base <= 36 => c as u32 - 'A' as u32 + 10,
+            'A'..='Z' => c as u32 - 'A' as u32 + 36,
+            _ => return None,
+        };
+        if d >= base {
+            return None;
+        }
+        v = v * base + d;
+    }
+    Some(v)
 }
 
 fn extreme(a: &[Value], max: bool) -> FResult {
@@ -80,5 +109,8 @@ mod tests {
         assert_eq!(ev(r#"parseint("ff", 16)"#), "255");
         assert_eq!(ev(r#"parseint("-101", 2)"#), "-5");
         assert_eq!(ev("log(8, 2)"), "3");
+        assert!(ev("pow(-8, 1/3)").contains("the result is not a number"));
+        assert!(ev("log(1, 1)").contains("the result is not a number"));
+        assert_eq!(ev(r#"parseint("Zz", 62)"#), "3817");
     }
 }

@@ -63,9 +63,9 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             }
             let mut parts = Vec::new();
             for (li, list) in a[1..].iter().enumerate() {
-                for item in items(list) {
+                for (ei, item) in items(list).iter().enumerate() {
                     if item.is_null() {
-                        return arg_err(li + 1, "element is null; cannot concatenate null values");
+                        return arg_err(li + 1, format!("element {ei} is null; cannot concatenate null values"));
                     }
                     parts.push(item.as_str().unwrap_or_default().to_owned());
                 }
@@ -132,12 +132,30 @@ fn go_case(s: &str, upper: bool) -> String {
         .collect()
 }
 
+/// Unicode title case of one character (Go's `unicode.ToTitle`): the
+/// digraphs have their own title forms, everything else is upper case.
+fn title_case(c: char) -> char {
+    match c {
+        'Ǆ' | 'ǅ' | 'ǆ' => 'ǅ',
+        'Ǉ' | 'ǈ' | 'ǉ' => 'ǈ',
+        'Ǌ' | 'ǋ' | 'ǌ' => 'ǋ',
+        'Ǳ' | 'ǲ' | 'ǳ' => 'ǲ',
+        c => {
+            let mut upper = c.to_uppercase();
+            match (upper.next(), upper.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        }
+    }
+}
+
 fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut prev_sep = true;
     for c in s.chars() {
         if prev_sep && c.is_alphabetic() {
-            out.extend(c.to_uppercase());
+            out.push(title_case(c));
         } else {
             out.push(c);
         }
@@ -206,11 +224,11 @@ fn captures_value(re: &regex::Regex, caps: &regex::Captures<'_>) -> Value {
     if names.iter().any(Option::is_some) {
         let mut obj = BTreeMap::new();
         for n in names.iter().flatten() {
-            obj.insert((*n).to_owned(), Value::string(caps.name(n).map_or("", |m| m.as_str())));
+            obj.insert((*n).to_owned(), caps.name(n).map_or(Value::Null(S), |m| Value::string(m.as_str())));
         }
         return Value::Object(obj);
     }
-    Value::Tuple((1..caps.len()).map(|i| Value::string(caps.get(i).map_or("", |m| m.as_str()))).collect())
+    Value::Tuple((1..caps.len()).map(|i| caps.get(i).map_or(Value::Null(S), |m| Value::string(m.as_str()))).collect())
 }
 
 fn formatlist(a: &[Value], _: &super::FuncContext) -> FResult {
