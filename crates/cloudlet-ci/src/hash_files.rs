@@ -10,6 +10,20 @@ use sha2::{Digest, Sha256};
 
 /// Hashes the files under `workspace` matched by `patterns`.
 pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, String> {
+    let mut total = Sha256::new();
+    let mut any = false;
+    for rel in matched_files(workspace, patterns)? {
+        let bytes = std::fs::read(workspace.join(&rel)).map_err(|e| format!("hashFiles: {rel}: {e}"))?;
+        total.update(Sha256::digest(&bytes));
+        any = true;
+    }
+    Ok(if any { hex(&total.finalize()) } else { String::new() })
+}
+
+/// The files under `workspace` (relative paths, sorted) that the patterns
+/// match: each line a pattern, `!` excludes, later lines win, a matched
+/// directory brings its files.
+pub fn matched_files(workspace: &Path, patterns: &[String]) -> Result<Vec<String>, String> {
     let rules: Vec<(bool, Vec<String>)> = patterns
         .iter()
         .flat_map(|p| {
@@ -33,25 +47,20 @@ pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, Strin
     let mut files = Vec::new();
     walk(workspace, workspace, &mut files).map_err(|e| format!("hashFiles: {e}"))?;
     files.sort();
-    let mut total = Sha256::new();
-    let mut any = false;
-    for rel in files {
-        let parts: Vec<&str> = rel.split('/').collect();
-        let mut included = false;
-        for (negate, pat) in &rules {
-            // A pattern matching the file or one of its directories matches it.
-            let hit = (1..=parts.len()).any(|n| glob_match(pat, &parts[..n]));
-            if hit {
-                included = !negate;
+    Ok(files
+        .into_iter()
+        .filter(|rel| {
+            let parts: Vec<&str> = rel.split('/').collect();
+            let mut included = false;
+            for (negate, pat) in &rules {
+                // A pattern matching the file or one of its directories matches it.
+                if (1..=parts.len()).any(|n| glob_match(pat, &parts[..n])) {
+                    included = !negate;
+                }
             }
-        }
-        if included {
-            let bytes = std::fs::read(workspace.join(&rel)).map_err(|e| format!("hashFiles: {rel}: {e}"))?;
-            total.update(Sha256::digest(&bytes));
-            any = true;
-        }
-    }
-    Ok(if any { hex(&total.finalize()) } else { String::new() })
+            included
+        })
+        .collect())
 }
 
 fn hex(bytes: &[u8]) -> String {

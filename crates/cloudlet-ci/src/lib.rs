@@ -10,6 +10,7 @@
 //! processes and threads. Nothing here knows HTTP or SQL.
 
 pub mod action;
+pub mod cache;
 pub mod cron;
 pub mod envfile;
 pub mod expr;

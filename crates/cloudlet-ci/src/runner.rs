@@ -62,6 +62,8 @@ pub struct RunContext {
     pub actions: Vec<(String, PathBuf)>,
     /// Set when this run is a reusable workflow called by a job.
     pub call: Option<CallArgs>,
+    /// Where caches live (`actions/cache`); `None`: caching fails clearly.
+    pub data_dir: Option<PathBuf>,
     /// Set to cancel the run (Ctrl-C): running steps are stopped, and jobs
     /// whose `if:` still holds (`always()`) run.
     pub cancel: Option<Arc<AtomicBool>>,
@@ -1204,10 +1206,15 @@ struct Exec<'a> {
 /// A JavaScript action's `post`, run at the end of the job.
 struct PostStep {
     name: String,
-    dir: PathBuf,
-    script: String,
     post_if: Option<String>,
-    env: Vec<(String, String)>,
+    kind: PostKind,
+}
+
+enum PostKind {
+    /// A JavaScript action's `post` script.
+    Node { dir: PathBuf, script: String, env: Vec<(String, String)> },
+    /// `actions/cache`'s save, after a successful job without an exact hit.
+    CacheSave { key: String, version: String, path_input: String },
 }
 
 /// Runs a list of steps (a job's, or a composite action's with its
@@ -1347,6 +1354,11 @@ fn run_step(
     }
     let env = merged_env(&shared.wf_env, x.job_env, &st.env_added, &step_env);
     st.contexts.set("env", pairs_object(&env));
+    if let Some(u) = &step.uses
+        && let Some(kind) = builtin_cache(&u.value)
+    {
+        return run_cache(step, kind, x, st, host);
+    }
     if let Some(u) = &step.uses {
         let dir = match u.value.strip_prefix("./") {
             Some(rel) => shared.workspace.join(rel),
@@ -1413,6 +1425,163 @@ fn run_step(
     let result = exec_process(&cmd.program, &args, &cwd, &env, &[], &action, x, st, timeout);
     let _ = std::fs::remove_file(&script_path);
     result.map(|(ok, outputs, _)| (ok, outputs))
+}
+
+/// Which of the built-in `actions/cache` actions a `uses:` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CacheKind {
+    /// `actions/cache`: restore now, save after a successful job.
+    RestoreAndSave,
+    Restore,
+    Save,
+}
+
+fn builtin_cache(uses: &str) -> Option<CacheKind> {
+    let name = uses.split('@').next()?.to_ascii_lowercase();
+    match name.as_str() {
+        "actions/cache" => Some(CacheKind::RestoreAndSave),
+        "actions/cache/restore" => Some(CacheKind::Restore),
+        "actions/cache/save" => Some(CacheKind::Save),
+        _ => None,
+    }
+}
+
+/// The cache paths of a `path` input: plain paths (absolute, `~`, or in
+/// the workspace) and workspace globs with `!` exclusions.
+fn cache_paths(input: &str, workspace: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut paths = Vec::new();
+    let mut relative = Vec::new();
+    for line in input.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let expanded = match line.strip_prefix("~/") {
+            Some(rest) => PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(rest),
+            None => PathBuf::from(line),
+        };
+        if expanded.is_absolute() {
+            paths.push(expanded);
+        } else {
+            relative.push(line.to_owned());
+        }
+    }
+    // With globs or exclusions, workspace lines are patterns (in order, `!`
+    // excludes); otherwise they are plain paths, which may not exist yet.
+    if relative.iter().any(|l| l.starts_with('!') || l.contains(['*', '?', '['])) {
+        for rel in crate::hash_files::matched_files(workspace, &relative)? {
+            paths.push(workspace.join(rel));
+        }
+    } else {
+        paths.extend(relative.iter().map(|l| workspace.join(l)));
+    }
+    Ok(paths)
+}
+
+fn cache_store(x: &Exec<'_>) -> Result<crate::cache::Store, String> {
+    let dir =
+        x.shared.ctx.data_dir.as_ref().ok_or("actions/cache needs a data dir (--data-dir or CLOUDLET_DATA_DIR)")?;
+    Ok(crate::cache::Store::new(dir))
+}
+
+fn cache_save(key: &str, version: &str, paths: &[PathBuf], x: &Exec<'_>, st: &LegState) -> Result<(), String> {
+    let store = cache_store(x)?;
+    let now = x.shared.clock.now().as_unix_millis();
+    if store.save(key, version, &x.shared.ctx.git_ref, paths, now)? {
+        x.shared.log(&st.name, &format!("Cache saved with key: {key}"));
+    } else {
+        x.shared.log(
+            &st.name,
+            &format!("Failed to save: Unable to reserve cache with key {key}, another job may be creating this cache."),
+        );
+    }
+    Ok(())
+}
+
+/// Runs a built-in `actions/cache` step.
+fn run_cache(
+    step: &Step,
+    kind: CacheKind,
+    x: &Exec<'_>,
+    st: &mut LegState,
+    host: &StepHost<'_>,
+) -> Result<(bool, Object), String> {
+    let funcs = [crate::expr::HASH_FILES];
+    let mut with = Object::new();
+    for (k, v) in &step.with {
+        with.set(k, Value::String(eval_node(v, &st.contexts, &funcs, host)?.to_display_string()));
+    }
+    let input = |k: &str| with.get(k).map(Value::to_display_string).unwrap_or_default();
+    let key = input("key");
+    if key.is_empty() {
+        return Err("Input required and not supplied: key".to_owned());
+    }
+    crate::cache::validate_key(&key)?;
+    let path_input = input("path");
+    if path_input.trim().is_empty() {
+        return Err("Input required and not supplied: path".to_owned());
+    }
+    let lines: Vec<String> = path_input.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    let version = crate::cache::version(&lines);
+    if kind == CacheKind::Save {
+        let paths = cache_paths(&path_input, &x.shared.workspace)?;
+        cache_save(&key, &version, &paths, x, st)?;
+        return Ok((true, Object::new()));
+    }
+    let restore_keys: Vec<String> =
+        input("restore-keys").lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    for k in &restore_keys {
+        crate::cache::validate_key(k)?;
+    }
+    let default_branch = x
+        .shared
+        .ctx
+        .event
+        .as_object()
+        .and_then(|e| e.get("repository"))
+        .and_then(Value::as_object)
+        .and_then(|r| r.get("default_branch"))
+        .map_or_else(|| "main".to_owned(), Value::to_display_string);
+    let mut scopes = vec![x.shared.ctx.git_ref.clone()];
+    let default_ref = format!("refs/heads/{default_branch}");
+    if scopes[0] != default_ref {
+        scopes.push(default_ref);
+    }
+    let store = cache_store(x)?;
+    let hit = crate::cache::lookup(&store.entries(), &key, &restore_keys, &version, &scopes);
+    let mut outputs = Object::new();
+    let exact = hit.as_ref().is_some_and(|h| h.exact);
+    outputs.set("cache-hit", Value::string(if exact { "true" } else { "false" }));
+    if kind == CacheKind::Restore {
+        outputs.set("cache-primary-key", Value::string(&key));
+        outputs.set("cache-matched-key", Value::string(hit.as_ref().map(|h| h.entry.key.as_str()).unwrap_or("")));
+    }
+    match &hit {
+        Some(h) => {
+            if input("lookup-only") != "true" {
+                store.restore(&h.entry)?;
+            }
+            x.shared.log(&st.name, &format!("Cache restored from key: {}", h.entry.key));
+        }
+        None => {
+            let mut all = vec![key.clone()];
+            all.extend(restore_keys.iter().cloned());
+            if input("fail-on-cache-miss") == "true" {
+                return Err(format!(
+                    "Failed to restore cache entry. Exiting as fail-on-cache-miss is set. Input key: {key}"
+                ));
+            }
+            x.shared.log(&st.name, &format!("Cache not found for input keys: {}", all.join(", ")));
+        }
+    }
+    if kind == CacheKind::RestoreAndSave {
+        if exact {
+            x.shared.log(&st.name, &format!("Cache hit occurred on the primary key {key}, not saving cache."));
+        } else {
+            st.posts.push(PostStep {
+                name: format!("Post {}", step.uses.as_ref().map_or("actions/cache", |u| u.value.as_str())),
+                post_if: Some("success()".to_owned()),
+                kind: PostKind::CacheSave { key, version, path_input },
+            });
+        }
+    }
+    Ok((true, outputs))
 }
 
 /// `PATH` for a step: the job's `GITHUB_PATH` additions, newest first,
@@ -1524,10 +1693,8 @@ fn run_action(
                 penv.extend(env);
                 st.posts.push(PostStep {
                     name: format!("Post {uses}"),
-                    dir: dir.to_path_buf(),
-                    script: post,
                     post_if,
-                    env: penv,
+                    kind: PostKind::Node { dir: dir.to_path_buf(), script: post, env: penv },
                 });
             }
             Ok((ok, outputs))
@@ -1551,9 +1718,20 @@ fn run_post(post: &PostStep, x: &Exec<'_>, st: &mut LegState) {
         }
     }
     x.shared.log(&st.name, &format!("Run {}", post.name));
-    let script = post.dir.join(&post.script).to_string_lossy().into_owned();
-    let (env, extra): (Vec<_>, Vec<_>) = post
-        .env
+    let (dir, script, env) = match &post.kind {
+        PostKind::Node { dir, script, env } => (dir, script, env),
+        PostKind::CacheSave { key, version, path_input } => {
+            // Paths are matched now: the job has made its files.
+            let saved =
+                cache_paths(path_input, &x.shared.workspace).and_then(|paths| cache_save(key, version, &paths, x, st));
+            if let Err(e) = saved {
+                x.shared.log(&st.name, &format!("Warning: {e}"));
+            }
+            return;
+        }
+    };
+    let script = dir.join(script).to_string_lossy().into_owned();
+    let (env, extra): (Vec<_>, Vec<_>) = env
         .iter()
         .cloned()
         .partition(|(k, _)| !k.starts_with("INPUT_") && !k.starts_with("STATE_") && k != "GITHUB_ACTION_PATH");

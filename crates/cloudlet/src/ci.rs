@@ -64,6 +64,9 @@ struct RunArgs {
     /// How many job legs may run at once [default: the number of cores]
     #[arg(long, value_name = "N")]
     max_parallel: Option<usize>,
+    /// Where caches live [default: as for `cloudlet up`]
+    #[arg(long, env = "CLOUDLET_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Print the run as one JSON object at the end (logs go to stderr)
     #[arg(long)]
     json: bool,
@@ -157,6 +160,7 @@ fn run_command(args: RunArgs) -> Result<(), ()> {
         changed_paths: (args.event == "push").then(|| changed_files(&dir)).flatten(),
         actions: args.actions.iter().map(|(k, v)| (k.clone(), dir.join(v))).collect(),
         call: None,
+        data_dir: args.data_dir.clone().or_else(|| crate::data_dir::default_data_dir().ok()),
         cancel: Some(cancel_on_ctrl_c()),
     };
     let report = match run_workflow(&wf, &ctx, clock, Arc::new(StderrLog)) {

@@ -63,6 +63,7 @@ fn run_case(dir: &Path) -> Result<(), String> {
         actor: "tester".to_owned(),
         secrets: pairs("secrets"),
         max_parallel: 4,
+        data_dir: Some(ws.path().join(".cloudlet-data")),
         run_id: 1,
         run_number: 1,
         ..RunContext::default()
