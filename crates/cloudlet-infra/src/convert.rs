@@ -219,6 +219,12 @@ pub fn unify(types: &[Type]) -> Option<Type> {
     if dynamic == n {
         return Some(Type::Dynamic);
     }
+    // Structural and collection kinds unify without the `any`s among them
+    // (a null of no type converts to whatever they unify to).
+    if dynamic > 0 && types.iter().any(|t| !t.is_primitive() && *t != Type::Dynamic) {
+        let rest: Vec<Type> = types.iter().filter(|t| **t != Type::Dynamic).cloned().collect();
+        return unify(&rest);
+    }
     if maps > 0 && maps + dynamic == n {
         return unify_elements(types).map(|e| if dynamic > 0 { Type::Dynamic } else { Type::Map(Box::new(e)) });
     }

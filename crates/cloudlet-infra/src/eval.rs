@@ -361,8 +361,23 @@ impl<'a> Evaluator<'a> {
 
     fn conditional(&mut self, cond: &Expression, t: &Expression, f: &Expression) -> Result<Value> {
         let c = self.eval(cond)?;
-        let tv = self.eval(t)?;
-        let fv = self.eval(f)?;
+        // Both results are evaluated (their types decide the result type),
+        // but only the chosen one's errors are reported, as HCL does.
+        let (tv, terr) = match self.eval(t) {
+            Ok(v) => (v, None),
+            Err(e) => (Value::Unknown(Type::Dynamic), Some(e)),
+        };
+        let (fv, ferr) = match self.eval(f) {
+            Ok(v) => (v, None),
+            Err(e) => (Value::Unknown(Type::Dynamic), Some(e)),
+        };
+        match (c.unmarked(), &terr, &ferr) {
+            (Value::Bool(true), Some(e), _) => return Err(e.clone()),
+            (Value::Bool(false), _, Some(e)) => return Err(e.clone()),
+            (Value::Bool(_), _, _) => {}
+            (_, Some(e), _) | (_, _, Some(e)) => return Err(e.clone()),
+            _ => {}
+        }
         let (c, cmarked) = c.into_unmarked();
         let ty = match unify(&[tv.ty(), fv.ty()]) {
             Some(ty) => ty,
@@ -1299,10 +1314,19 @@ pub fn index(value: Value, key: Value, span: Option<Range<usize>>) -> Result<Val
                         span,
                     ));
                 }
+                // Terraform 1.0.3 explains only an index exactly one past
+                // the end; further out it gives the short message.
+                Some(i) if i as usize == items.len() => {
+                    return Err(Diagnostic::new(
+                        "Invalid index",
+                        "The given key does not identify an element in this collection value: the given index is greater than or equal to the length of the collection.",
+                        span,
+                    ));
+                }
                 _ => {
                     return Err(Diagnostic::new(
                         "Invalid index",
-                        "The given key does not identify an element in this collection value: the collection has no element for the given key.".replace(": the collection has no element for the given key", ""),
+                        "The given key does not identify an element in this collection value.",
                         span,
                     ));
                 }
