@@ -992,7 +992,7 @@ fn decide(
     base: &Object,
     job_outputs: &[Object],
     jobs: &[Job],
-    _shared: &Shared,
+    shared: &Shared,
 ) -> Result<Decided, String> {
     let mut needs = Object::new();
     for n in &job.needs {
@@ -1021,6 +1021,23 @@ fn decide(
             "{}:{}: `{}` needs a container runtime; cloudlet ci runs jobs on the host",
             job.id, k.pos.line, k.value
         ));
+    }
+    if let Some(env) = &job.environment {
+        // Protection rules are not enforced yet: refuse rather than deploy
+        // past a required approval.
+        let name = match env.get("name") {
+            Some(n) => eval_node(n, &ctx, &[], &expr::NoHost)?,
+            None => eval_node(env, &ctx, &[], &expr::NoHost)?,
+        }
+        .to_display_string();
+        if let Some(rule) = environment_rule(&shared.workspace, &name)
+            && rule == "required"
+        {
+            return Err(format!(
+                "{}: environment '{name}' requires an approval (.cloudlet/environments.yml), which cloudlet ci cannot wait for yet; the job did not run",
+                job.id
+            ));
+        }
     }
     let strategy = job.strategy.clone().unwrap_or_default();
     let combos: Vec<Option<Object>> = match &strategy.matrix {
@@ -1425,6 +1442,15 @@ fn run_step(
     let result = exec_process(&cmd.program, &args, &cwd, &env, &[], &action, x, st, timeout);
     let _ = std::fs::remove_file(&script_path);
     result.map(|(ok, outputs, _)| (ok, outputs))
+}
+
+/// The `approval` rule of an environment in `.cloudlet/environments.yml`
+/// (`production: {approval: required}`).
+fn environment_rule(workspace: &Path, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(workspace.join(".cloudlet/environments.yml")).ok()?;
+    let root = crate::yaml::parse(&text).ok()??;
+    let (_, env) = root.as_map()?.iter().find(|(k, _)| k.as_str().is_some_and(|k| k.eq_ignore_ascii_case(name)))?;
+    env.get("approval").and_then(Node::as_str).map(str::to_owned)
 }
 
 /// Which of the built-in `actions/cache` actions a `uses:` names.
