@@ -220,6 +220,10 @@ impl EventSourceMappings {
         let old = lock(&self.mappings).remove(uuid);
         if let Some(poller) = old.and_then(|entry| entry.poller) {
             poller.stop();
+            // The old gauge goes to 0 unless the new poller takes it over.
+            if !mapping.enabled || mapping.function_name != current.function_name {
+                poller::export_concurrency(&self.metrics, &current, 0);
+            }
         }
         let poller = self.start_poller(&mapping);
         let view = self.view(&mapping, state);
@@ -236,6 +240,7 @@ impl EventSourceMappings {
         self.store.delete_event_source_mapping(uuid).map_err(store_failed)?;
         if let Some(poller) = lock(&self.mappings).remove(uuid).and_then(|entry| entry.poller) {
             poller.stop();
+            poller::export_concurrency(&self.metrics, &mapping, 0);
         }
         Ok(self.view(&mapping, "Deleting"))
     }

@@ -408,15 +408,7 @@ impl Shared {
     }
 
     fn export_target(&self) {
-        let target = self.scaling().target();
-        self.ctx
-            .metrics
-            .gauge(
-                "cloudlet_lambda_event_source_mapping_concurrency",
-                "Concurrent batches an event source mapping's poller aims for.",
-                &[("uuid", &self.ctx.mapping.uuid), ("function", &self.ctx.mapping.function_name)],
-            )
-            .set(i64::from(target));
+        export_concurrency(&self.ctx.metrics, &self.ctx.mapping, self.scaling().target());
     }
 
     fn count_batch(&self, outcome: &str) {
@@ -443,6 +435,18 @@ impl Shared {
             )
             .inc_by(n as u64);
     }
+}
+
+/// The concurrent batches `mapping`'s poller aims for, on its gauge (0 for
+/// a mapping that was disabled or deleted).
+pub(super) fn export_concurrency(metrics: &Registry, mapping: &EventSourceMapping, target: u32) {
+    metrics
+        .gauge(
+            "cloudlet_lambda_event_source_mapping_concurrency",
+            "Concurrent batches an event source mapping's poller aims for.",
+            &[("uuid", &mapping.uuid), ("function", &mapping.function_name)],
+        )
+        .set(i64::from(target));
 }
 
 /// A rough size of one record, to stop gathering near the payload limit.
