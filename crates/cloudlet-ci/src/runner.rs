@@ -1376,6 +1376,11 @@ fn run_step(
     {
         return run_cache(step, kind, x, st, host);
     }
+    if let Some(u) = &step.uses
+        && let Some(result) = run_builtin_setup(&u.value, step, x, st, host)
+    {
+        return result;
+    }
     if let Some(u) = &step.uses {
         let dir = match u.value.strip_prefix("./") {
             Some(rel) => shared.workspace.join(rel),
@@ -1451,6 +1456,79 @@ fn environment_rule(workspace: &Path, name: &str) -> Option<String> {
     let root = crate::yaml::parse(&text).ok()??;
     let (_, env) = root.as_map()?.iter().find(|(k, _)| k.as_str().is_some_and(|k| k.eq_ignore_ascii_case(name)))?;
     env.get("approval").and_then(Node::as_str).map(str::to_owned)
+}
+
+/// `actions/checkout`, `actions/setup-node` and `actions/setup-python`,
+/// built in for the host: the workspace already is the repository at its
+/// commit, and a setup action accepts the host's interpreter when its
+/// version matches the one asked for, else fails naming both. `None` for
+/// any other action.
+fn run_builtin_setup(
+    uses: &str,
+    step: &Step,
+    x: &Exec<'_>,
+    st: &mut LegState,
+    host: &StepHost<'_>,
+) -> Option<Result<(bool, Object), String>> {
+    let name = uses.split('@').next()?.to_ascii_lowercase();
+    let input = |k: &str| -> Result<String, String> {
+        match step.with.iter().find(|(wk, _)| wk == k) {
+            Some((_, v)) => Ok(eval_node(v, &st.contexts, &[crate::expr::HASH_FILES], host)?.to_display_string()),
+            None => Ok(String::new()),
+        }
+    };
+    let result = (|| -> Result<(bool, Object), String> {
+        let mut outputs = Object::new();
+        match name.as_str() {
+            "actions/checkout" => {
+                let sha = x.shared.ctx.sha.clone();
+                x.shared.log(
+                    &st.name,
+                    &format!(
+                        "The workspace is the repository itself ({}) at {sha}; nothing to check out on the host",
+                        x.shared.workspace.display()
+                    ),
+                );
+                outputs.set("ref", Value::string(&x.shared.ctx.git_ref));
+                outputs.set("commit", Value::string(&sha));
+                Ok((true, outputs))
+            }
+            "actions/setup-node" | "actions/setup-python" => {
+                let (program, wanted_key, out_key) = if name.ends_with("node") {
+                    ("node", "node-version", "node-version")
+                } else {
+                    ("python3", "python-version", "python-version")
+                };
+                let wanted = input(wanted_key)?;
+                let out = Command::new(program)
+                    .arg("--version")
+                    .env("PATH", search_path(st))
+                    .output()
+                    .map_err(|e| format!("{uses}: '{program}' is not on PATH ({e})"))?;
+                let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+                let have = text.trim().trim_start_matches("Python ").trim_start_matches('v').to_owned();
+                let want = wanted.trim().trim_start_matches('v').trim_end_matches(".x").to_owned();
+                let matches = want.is_empty()
+                    || want == "latest"
+                    || want == "lts/*"
+                    || have == want
+                    || have.starts_with(&format!("{want}."));
+                if !matches {
+                    return Err(format!(
+                        "{uses}: {wanted_key} {wanted} was asked for, and the host has {program} {have}; cloudlet ci uses the host's interpreter"
+                    ));
+                }
+                x.shared.log(&st.name, &format!("Using the host's {program} {have}"));
+                outputs.set(out_key, Value::string(&have));
+                Ok((true, outputs))
+            }
+            _ => Err(String::new()),
+        }
+    })();
+    match result {
+        Err(e) if e.is_empty() => None,
+        other => Some(other),
+    }
 }
 
 /// Which of the built-in `actions/cache` actions a `uses:` names.
