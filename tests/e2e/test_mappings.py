@@ -451,3 +451,24 @@ def test_disabling_stops_polling_and_mappings_survive_a_restart(new_daemon, pyth
     lambda_client.update_event_source_mapping(UUID=uuid, Enabled=True)
     wait_until(lambda: counts(sqs, url) == (0, 0), timeout=30, interval=0.1, what="delivery after enabling")
     assert [json.loads(r["body"])["n"] for e in recorded_events(tmp_path) for r in e["Records"]] == [1]
+
+
+def test_a_killed_daemon_resumes_its_mappings_and_loses_nothing(new_daemon, python_zip, tmp_path):
+    """kill -9 in the middle of a drain: after the restart the mapping polls
+    again, batches that were in flight come back after their visibility
+    timeout, and every message is processed and deleted."""
+    daemon = new_daemon()
+    lambda_client = harness.lambda_client(daemon.url)
+    sqs = sqs_client(daemon.url)
+    url, arn = queue(sqs, "crash", VisibilityTimeout="2")
+    name = consumer(lambda_client, python_zip, tmp_path, timeout=2)
+    send_all(sqs, url, [{"n": n, "sleep": 0.02} for n in range(200)])
+    lambda_client.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=10)
+    wait_until(lambda: len(recorded_events(tmp_path)) >= 3, timeout=30, interval=0.02, what="some batches done")
+    daemon.kill9()
+    daemon.start()
+    sqs = sqs_client(daemon.url)
+    wait_until(lambda: counts(sqs, url) == (0, 0), timeout=90, interval=0.25, what="the drain finished after restart")
+    delivered = {json.loads(r["body"])["n"] for e in recorded_events(tmp_path) for r in e["Records"]}
+    assert delivered == set(range(200))
+
