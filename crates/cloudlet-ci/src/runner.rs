@@ -1493,6 +1493,8 @@ fn run_builtin_setup(
                 outputs.set("commit", Value::string(&sha));
                 Ok((true, outputs))
             }
+            "actions/upload-artifact" => upload_artifact(&input, x, st).map(|o| (true, o)),
+            "actions/download-artifact" => download_artifact(&input, x, st).map(|o| (true, o)),
             "actions/setup-node" | "actions/setup-python" => {
                 let (program, wanted_key, out_key) = if name.ends_with("node") {
                     ("node", "node-version", "node-version")
@@ -1529,6 +1531,129 @@ fn run_builtin_setup(
         Err(e) if e.is_empty() => None,
         other => Some(other),
     }
+}
+
+/// The run's artifacts: `<runner temp>/artifacts/<name>/…`.
+fn artifacts_dir(x: &Exec<'_>) -> PathBuf {
+    x.shared.temp.join("artifacts")
+}
+
+/// `actions/upload-artifact` (v4): files under the least common ancestor
+/// of the search paths, an immutable name unless `overwrite`.
+fn upload_artifact(
+    input: &dyn Fn(&str) -> Result<String, String>,
+    x: &Exec<'_>,
+    st: &LegState,
+) -> Result<Object, String> {
+    let name = Some(input("name")?).filter(|n| !n.is_empty()).unwrap_or_else(|| "artifact".to_owned());
+    if name.contains(['/', '\\', ':', '<', '>', '|', '*', '?', '"']) {
+        return Err(format!("The artifact name is not valid: {name}"));
+    }
+    let ws = &x.shared.workspace;
+    let lines: Vec<String> =
+        input("path")?.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    if lines.is_empty() {
+        return Err("Input required and not supplied: path".to_owned());
+    }
+    // The search roots: each include's path up to its first wildcard.
+    let roots: Vec<PathBuf> = lines
+        .iter()
+        .filter(|l| !l.starts_with('!'))
+        .map(|l| {
+            let before: Vec<&str> = l.split('/').take_while(|seg| !seg.contains(['*', '?', '['])).collect();
+            let p = ws.join(before.join("/"));
+            if p.is_file() { p.parent().map_or(p.clone(), Path::to_path_buf) } else { p }
+        })
+        .collect();
+    let mut root = roots.first().cloned().unwrap_or_else(|| ws.clone());
+    for r in &roots[1..] {
+        while !r.starts_with(&root) {
+            if !root.pop() {
+                break;
+            }
+        }
+    }
+    let files: Vec<PathBuf> =
+        crate::hash_files::matched_files(ws, &lines)?.into_iter().map(|rel| ws.join(rel)).collect();
+    if files.is_empty() {
+        let msg =
+            format!("No files were found with the provided path: {}. No artifacts will be uploaded.", lines.join(", "));
+        return match input("if-no-files-found")?.as_str() {
+            "error" => Err(msg),
+            "ignore" => Ok(Object::new()),
+            _ => {
+                x.shared.log(&st.name, &format!("Warning: {msg}"));
+                Ok(Object::new())
+            }
+        };
+    }
+    let dest = artifacts_dir(x).join(&name);
+    if dest.exists() {
+        if input("overwrite")? != "true" {
+            return Err(format!(
+                "Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: an artifact with this name already exists on the workflow run"
+            ));
+        }
+        std::fs::remove_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+    }
+    for f in &files {
+        let rel = f.strip_prefix(&root).unwrap_or(f);
+        let target = dest.join(rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::copy(f, &target).map_err(|e| format!("{}: {e}", f.display()))?;
+    }
+    x.shared.log(&st.name, &format!("Artifact {name} has been successfully uploaded ({} files)", files.len()));
+    let mut out = Object::new();
+    out.set("artifact-id", Value::string(&name));
+    Ok(out)
+}
+
+/// `actions/download-artifact` (v4): one artifact by `name`, or all (or
+/// those matching `pattern`) into a directory each, or together with
+/// `merge-multiple`.
+fn download_artifact(
+    input: &dyn Fn(&str) -> Result<String, String>,
+    x: &Exec<'_>,
+    st: &LegState,
+) -> Result<Object, String> {
+    let dir = artifacts_dir(x);
+    let path = Some(input("path")?)
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| x.shared.workspace.clone(), |p| x.shared.workspace.join(p));
+    let name = input("name")?;
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())).collect())
+        .unwrap_or_default();
+    names.sort();
+    let copy_tree = |from: &Path, to: &Path| -> Result<(), String> {
+        let root = from.to_path_buf();
+        for rel in crate::hash_files::matched_files(&root, &["**".to_owned()])? {
+            let target = to.join(&rel);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            std::fs::copy(root.join(&rel), &target).map_err(|e| format!("{rel}: {e}"))?;
+        }
+        Ok(())
+    };
+    if !name.is_empty() {
+        if !names.contains(&name) {
+            return Err(format!("Unable to download artifact(s): Artifact not found for name: {name}"));
+        }
+        copy_tree(&dir.join(&name), &path)?;
+    } else {
+        let pattern = input("pattern")?;
+        let merge = input("merge-multiple")? == "true";
+        for n in names.iter().filter(|n| pattern.is_empty() || crate::filters::pattern_matches(&pattern, n)) {
+            copy_tree(&dir.join(n), &if merge { path.clone() } else { path.join(n) })?;
+        }
+    }
+    x.shared.log(&st.name, &format!("Artifacts downloaded to {}", path.display()));
+    let mut out = Object::new();
+    out.set("download-path", Value::string(path.to_string_lossy()));
+    Ok(out)
 }
 
 /// Which of the built-in `actions/cache` actions a `uses:` names.
