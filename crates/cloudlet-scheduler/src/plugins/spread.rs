@@ -52,9 +52,12 @@ pub fn prefilter(cluster: &Cluster, pod: &Pod) -> Option<FilterState> {
     if constraints.is_empty() {
         return None;
     }
-    let mut counts = vec![HashMap::new(); constraints.len()];
+    // Count by domain number first (no string work per node), then name
+    // the domains that some counted node belongs to.
     let per_node: Vec<Vec<i64>> =
         constraints.iter().map(|c| counts_per_node(cluster, &c.selector, &pod.namespace)).collect();
+    let domains: Vec<_> = constraints.iter().map(|c| cluster.domains(&c.topology_key)).collect();
+    let mut by_domain: Vec<Vec<Option<i64>>> = domains.iter().map(|d| vec![None; d.values.len()]).collect();
     for (node_id, node) in cluster.nodes.iter().enumerate() {
         if !has_all_keys(node, &constraints) {
             continue;
@@ -63,10 +66,21 @@ pub fn prefilter(cluster: &Cluster, pod: &Pod) -> Option<FilterState> {
             if !passes_inclusion_policies(c, pod, node) {
                 continue;
             }
-            let value = node.labels.get(&c.topology_key).cloned().unwrap_or_default();
-            *counts[i].entry(value).or_insert(0) += per_node[i][node_id];
+            let domain = domains[i].of_node[node_id] as usize;
+            *by_domain[i][domain].get_or_insert(0) += per_node[i][node_id];
         }
     }
+    let counts = by_domain
+        .iter()
+        .zip(&domains)
+        .map(|(counts, d)| {
+            counts
+                .iter()
+                .enumerate()
+                .filter_map(|(j, c)| c.map(|c| (d.values[j].clone(), c)))
+                .collect::<HashMap<_, _>>()
+        })
+        .collect();
     Some(FilterState { constraints, counts })
 }
 
