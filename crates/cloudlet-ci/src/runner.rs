@@ -1590,9 +1590,7 @@ fn upload_artifact(
     let dest = artifacts_dir(x).join(&name);
     if dest.exists() {
         if input("overwrite")? != "true" {
-            return Err(format!(
-                "Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: an artifact with this name already exists on the workflow run"
-            ));
+            return Err("Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: an artifact with this name already exists on the workflow run".to_owned());
         }
         std::fs::remove_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
     }
