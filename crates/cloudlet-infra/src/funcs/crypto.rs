@@ -59,6 +59,25 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             u[8] = (u[8] & 0x3f) | 0x80;
             Ok(Value::string(format_uuid(&u)))
         }),
+        "rsadecrypt" => f(vec![p("ciphertext", S), p("privatekey", S)], |a, _| {
+            use base64::Engine as _;
+            let text = str_arg(a, 0);
+            let cipher = base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| {
+                super::FuncError::Arg(
+                    0,
+                    format!(
+                        "failed to decode input {}: cipher text must be base64-encoded",
+                        crate::format::quote(text)
+                    ),
+                )
+            })?;
+            let key = RsaKey::from_pem(str_arg(a, 1))
+                .map_err(|e| super::FuncError::Arg(1, format!("invalid private key: {e}")))?;
+            match key.decrypt_pkcs1v15(&cipher) {
+                Some(plain) => Ok(Value::string(String::from_utf8_lossy(&plain).into_owned())),
+                None => fail("failed to decrypt: crypto/rsa: decryption error"),
+            }
+        }),
         "uuid" => super::Func {
             impure: true,
             ..f(vec![], |_, _| {
@@ -96,6 +115,87 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         },
         _ => return None,
     })
+}
+
+/// An RSA private key (PKCS #1, PEM): what `rsadecrypt` needs of it.
+struct RsaKey {
+    n: num_bigint::BigUint,
+    d: num_bigint::BigUint,
+}
+
+impl RsaKey {
+    fn from_pem(pem: &str) -> Result<RsaKey, String> {
+        use base64::Engine as _;
+        let begin = "-----BEGIN RSA PRIVATE KEY-----";
+        let end = "-----END RSA PRIVATE KEY-----";
+        let start = pem.find(begin).ok_or("ssh: no key found")?;
+        let stop = pem[start..].find(end).ok_or("ssh: no key found")? + start;
+        let body: String = pem[start + begin.len()..stop].chars().filter(|c| !c.is_whitespace()).collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(body).map_err(|_| "ssh: no key found".to_owned())?;
+        let mut r = Der { bytes: &der, at: 0 };
+        let seq = r.element(0x30).ok_or("asn1: structure error")?;
+        let mut inner = Der { bytes: seq, at: 0 };
+        let mut ints = Vec::new();
+        while let Some(i) = inner.element(0x02) {
+            ints.push(num_bigint::BigUint::from_bytes_be(i));
+        }
+        if ints.len() < 4 {
+            return Err("asn1: structure error".into());
+        }
+        Ok(RsaKey { n: ints[1].clone(), d: ints[3].clone() })
+    }
+
+    /// RSAES-PKCS1-v1_5 decryption.
+    fn decrypt_pkcs1v15(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        let k = self.n.bits().div_ceil(8) as usize;
+        if cipher.len() != k {
+            return None;
+        }
+        let c = num_bigint::BigUint::from_bytes_be(cipher);
+        if c >= self.n {
+            return None;
+        }
+        let m = c.modpow(&self.d, &self.n).to_bytes_be();
+        let mut em = vec![0u8; k.saturating_sub(m.len())];
+        em.extend(m);
+        if em.len() < 11 || em[0] != 0 || em[1] != 2 {
+            return None;
+        }
+        let sep = em[2..].iter().position(|b| *b == 0)? + 2;
+        if sep < 10 {
+            return None;
+        }
+        Some(em[sep + 1..].to_vec())
+    }
+}
+
+/// Just enough DER to read a SEQUENCE of INTEGERs.
+struct Der<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Der<'a> {
+    fn element(&mut self, tag: u8) -> Option<&'a [u8]> {
+        if *self.bytes.get(self.at)? != tag {
+            return None;
+        }
+        let first = *self.bytes.get(self.at + 1)? as usize;
+        let (len, header) = if first < 0x80 {
+            (first, 2)
+        } else {
+            let count = first & 0x7f;
+            let mut len = 0usize;
+            for i in 0..count {
+                len = (len << 8) | *self.bytes.get(self.at + 2 + i)? as usize;
+            }
+            (len, 2 + count)
+        };
+        let start = self.at + header;
+        let body = self.bytes.get(start..start + len)?;
+        self.at = start + len;
+        Some(body)
+    }
 }
 
 fn parse_uuid(s: &str) -> [u8; 16] {
