@@ -1144,6 +1144,9 @@ struct LegState {
     run_count: usize,
     /// Post steps registered by JavaScript actions.
     posts: Vec<PostStep>,
+    /// Process groups of the leg's steps: what they left running is ended
+    /// with the job, as GitHub cleans up orphan processes.
+    process_groups: Vec<i32>,
 }
 
 fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (LegOutcome, Object) {
@@ -1156,6 +1159,7 @@ fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (
         failed: false,
         run_count: 0,
         posts: Vec::new(),
+        process_groups: Vec::new(),
     };
     // Job env: github, needs, strategy, matrix, vars, secrets, inputs.
     let job_env = match eval_env(&job.env, &st.contexts) {
@@ -1180,6 +1184,12 @@ fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (
     let posts = std::mem::take(&mut st.posts);
     for post in posts.into_iter().rev() {
         run_post(&post, &exec, &mut st);
+    }
+    for pgid in std::mem::take(&mut st.process_groups) {
+        if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
+            // Fails harmlessly when the group is already gone.
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
     }
     // Job outputs, evaluated at the end of the job.
     let mut outputs = Object::new();
@@ -2017,7 +2027,8 @@ fn exec_process(
         .env("GITHUB_STEP_SUMMARY", path_str(&summary_file))
         .env("GITHUB_STATE", path_str(&state_file));
     let mut commands = Commands::default();
-    let ok = spawn_and_wait(&mut proc, &st.name, shared, x.cancel, timeout, &mut commands)? && !commands.failed;
+    let ok = spawn_and_wait(&mut proc, &st.name, shared, x.cancel, timeout, &mut commands, &mut st.process_groups)?
+        && !commands.failed;
 
     // File commands, processed after the step.
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
@@ -2098,10 +2109,12 @@ fn spawn_and_wait(
     cancel: &AtomicBool,
     timeout: Option<Duration>,
     commands: &mut Commands,
+    process_groups: &mut Vec<i32>,
 ) -> Result<bool, String> {
     use std::os::unix::process::CommandExt;
     proc.process_group(0);
     let mut child = proc.spawn().map_err(|e| format!("could not start the shell: {e}"))?;
+    process_groups.push(child.id() as i32);
     let pid = rustix::process::Pid::from_raw(child.id() as i32);
     let (tx, rx) = mpsc::channel::<Out>();
     for pipe in [
