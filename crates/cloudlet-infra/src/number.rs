@@ -26,6 +26,9 @@ pub const INT_PREC: u32 = 64;
 /// Precision of float64 results (`pow`, `log`).
 pub const F64_PREC: u32 = 53;
 
+/// The largest decimal exponent cloudlet expands exactly.
+const MAX_DECIMAL_EXP: i64 = 100_000;
+
 /// A finite or infinite binary float: `(-1)^neg × mant × 2^exp`.
 #[derive(Clone)]
 pub struct Number {
@@ -153,7 +156,17 @@ impl Number {
             return None;
         }
         let mant: BigUint = digits.parse().ok()?;
-        Some(Number::from_decimal(neg, mant, exp10 - frac_len, PARSE_PREC))
+        let exp10 = exp10 - frac_len;
+        // Decimal exponents this large would take unbounded time and memory
+        // to expand; Terraform's floats overflow to infinity or underflow to
+        // zero somewhat further out, which no configuration reaches.
+        if !mant.is_zero() && (exp10 + digits.len() as i64) > MAX_DECIMAL_EXP {
+            return Some(Number::infinity(neg));
+        }
+        if mant.is_zero() || exp10 < -MAX_DECIMAL_EXP {
+            return Some(Number::zero(neg, PARSE_PREC));
+        }
+        Some(Number::from_decimal(neg, mant, exp10, PARSE_PREC))
     }
 
     /// `mant × 10^exp10`, rounded to `prec` bits.
@@ -767,6 +780,14 @@ mod tests {
         assert_eq!(p("2").div(&p("0")).unwrap().to_text(), "+Inf");
         assert_eq!(p("0.001").to_text(), "0.001");
         assert_eq!(Number::from_i64(2).div(&Number::from_i64(3)).unwrap().to_text(), "0.6666666666666666667");
+    }
+
+    #[test]
+    fn huge_exponents_do_not_expand() {
+        assert_eq!(p("1e999999999").to_text(), "+Inf");
+        assert_eq!(p("-1e999999999").to_text(), "-Inf");
+        assert_eq!(p("1e-999999999").to_text(), "0");
+        assert_eq!(p("1e400").to_text().len(), 401);
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "title" => f(vec![p("str", S)], |a, _| Ok(Value::string(title(str_arg(a, 0))))),
         "indent" => f(vec![p("spaces", N), p("str", S)], |a, _| {
             let n = int_arg(a, 0)?.max(0) as usize;
+            if n > MAX_PAD {
+                return fail(format!("indent of {n} spaces is too large"));
+            }
             let pad = " ".repeat(n);
             Ok(Value::string(str_arg(a, 1).replace('\n', &format!("\n{pad}"))))
         }),
@@ -321,6 +324,9 @@ pub(crate) fn format(fmt: &str, args: &[Value]) -> Result<String, super::FuncErr
         }
         if i > start {
             width = chars[start..i].iter().collect::<String>().parse::<usize>().ok();
+            if width.is_none_or(|w| w > MAX_PAD) {
+                return fail(format!("format width in {} is too large", crate::format::quote(fmt)));
+            }
         }
         let mut prec = None;
         if i < chars.len() && chars[i] == '.' {
@@ -329,7 +335,11 @@ pub(crate) fn format(fmt: &str, args: &[Value]) -> Result<String, super::FuncErr
             while i < chars.len() && chars[i].is_ascii_digit() {
                 i += 1;
             }
-            prec = Some(chars[start..i].iter().collect::<String>().parse::<usize>().unwrap_or(0));
+            let p = chars[start..i].iter().collect::<String>().parse::<usize>().unwrap_or(usize::MAX);
+            if i > start && p > MAX_PAD {
+                return fail(format!("format precision in {} is too large", crate::format::quote(fmt)));
+            }
+            prec = Some(if i > start { p } else { 0 });
         }
         let Some(&verb) = chars.get(i) else {
             return fail("unterminated format verb");
@@ -446,6 +456,10 @@ pub(crate) fn format(fmt: &str, args: &[Value]) -> Result<String, super::FuncErr
     }
     Ok(out)
 }
+
+/// The widest padding `indent` and `format` widths may ask for (a guard
+/// against exhausting memory; Terraform itself crashes there).
+const MAX_PAD: usize = 1 << 20;
 
 fn signed(s: String, plus: bool, space: bool) -> String {
     if s.starts_with('-') {

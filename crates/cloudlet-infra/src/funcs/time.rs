@@ -338,8 +338,13 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             let m = parse_rfc3339(ts).or_else(fail)?;
             let dur = str_arg(a, 1);
             let ns = parse_duration(dur).or_else(fail)?;
-            let total = i128::from(m.secs) * 1_000_000_000 + i128::from(m.nanos) + ns;
-            let secs = total.div_euclid(1_000_000_000) as i64;
+            let total = (i128::from(m.secs) * 1_000_000_000 + i128::from(m.nanos)).saturating_add(ns);
+            let secs = total.div_euclid(1_000_000_000);
+            // Go's times end around the year 292277026596; stay well inside.
+            if secs.unsigned_abs() > 9_000_000_000_000_000 / 1000 {
+                return fail(format!("time: duration {} takes the time out of range", crate::format::quote(dur)));
+            }
+            let secs = secs as i64;
             let nanos = total.rem_euclid(1_000_000_000) as u32;
             Ok(Value::string(format_rfc3339(Moment { secs, nanos, offset_secs: m.offset_secs })))
         }),
@@ -366,6 +371,7 @@ mod tests {
         assert_eq!(ev(r#"timeadd("2017-11-22T00:00:00Z", "10m")"#), r#""2017-11-22T00:10:00Z""#);
         assert_eq!(ev(r#"timeadd("2017-11-22T00:00:00Z", "-1h30m")"#), r#""2017-11-21T22:30:00Z""#);
         assert_eq!(super::rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert!(ev(r#"timeadd("2017-11-22T00:00:00Z", "99999999999999999999999h")"#).starts_with("error"));
         assert_eq!(ev(r#"timecmp("2017-11-22T00:00:00Z", "2017-11-22T01:00:00+01:00")"#), "0");
         assert_eq!(ev(r#"timecmp("2017-11-22T00:00:01Z", "2017-11-22T00:00:00Z")"#), "1");
         assert_eq!(ev(r#"timecmp("2017-11-21T00:00:00Z", "2017-11-22T00:00:00Z")"#), "-1");
