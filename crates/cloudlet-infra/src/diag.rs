@@ -3,6 +3,22 @@
 
 use std::ops::Range;
 
+/// The numbered lines of `text` that a diagnostic's subject and context
+/// cover, and the subject's line number.
+pub fn snippet<'t>(text: &'t str, d: &Diagnostic) -> Option<(usize, Vec<(usize, &'t str)>)> {
+    let subject = d.span.clone()?;
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let (mut start, mut end) = (subject.start, subject.end.max(subject.start));
+    if let Some(c) = &d.context {
+        start = start.min(c.start);
+        end = end.max(c.end);
+    }
+    let first = line_of(start);
+    let last = line_of(end.saturating_sub(1).max(start));
+    let lines = text.lines().enumerate().skip(first - 1).take(last + 1 - first).map(|(i, l)| (i + 1, l)).collect();
+    Some((line_of(subject.start), lines))
+}
+
 /// One error (cloudlet reports no warnings from the language yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -16,12 +32,22 @@ pub struct Diagnostic {
     pub is_reference: bool,
     /// A further error reported together with this one.
     pub next: Option<Box<Diagnostic>>,
+    /// The enclosing expression (the whole call for a bad argument), whose
+    /// lines are shown together with the subject's.
+    pub context: Option<Range<usize>>,
 }
 
 impl Diagnostic {
     /// An error with a summary and a detail.
     pub fn new(summary: impl Into<String>, detail: impl Into<String>, span: Option<Range<usize>>) -> Diagnostic {
-        Diagnostic { summary: summary.into(), detail: detail.into(), span, is_reference: false, next: None }
+        Diagnostic {
+            summary: summary.into(),
+            detail: detail.into(),
+            span,
+            is_reference: false,
+            next: None,
+            context: None,
+        }
     }
 
     /// An error about a reference, which `try` does not catch.
@@ -35,12 +61,22 @@ impl Diagnostic {
     /// line, the detail wrapped at 78 columns, a blank line. Without a
     /// location (a cycle) only the summary.
     pub fn render_plain(&self, location: &str, source: Option<(usize, &str)>) -> String {
+        match source {
+            Some(line) => self.render_lines(location, &[line]),
+            None => self.render_lines(location, &[]),
+        }
+    }
+
+    /// Like [`Diagnostic::render_plain`] with several numbered source lines.
+    pub fn render_lines(&self, location: &str, lines: &[(usize, &str)]) -> String {
         let mut out = format!("\nError: {}\n\n", self.summary);
         if !location.is_empty() {
             out.push_str(&format!("  on {location}:\n"));
-            match source {
-                Some((line_no, text)) => out.push_str(&format!("{line_no:>4}: {text}\n")),
-                None => out.push_str("  (source code not available)\n"),
+            if lines.is_empty() {
+                out.push_str("  (source code not available)\n");
+            }
+            for (line_no, text) in lines {
+                out.push_str(&format!("{line_no:>4}: {text}\n"));
             }
             out.push('\n');
         }
@@ -56,7 +92,7 @@ impl Diagnostic {
         }
         out.push('\n');
         if let Some(next) = &self.next {
-            out.push_str(&next.render_plain(location, source));
+            out.push_str(&next.render_lines(location, lines));
         }
         out
     }

@@ -346,7 +346,12 @@ impl<'a> Evaluator<'a> {
             Expression::BinaryOp(op) => {
                 let l = self.eval(&op.lhs_expr)?;
                 let r = self.eval(&op.rhs_expr)?;
-                binary(*op.operator.value(), l, r, span_of(&op.lhs_expr), span_of(&op.rhs_expr))
+                binary(*op.operator.value(), l, r, span_of(&op.lhs_expr), span_of(&op.rhs_expr)).map_err(|mut d| {
+                    if d.context.is_none() {
+                        d.context = span_of(e);
+                    }
+                    d
+                })
             }
             Expression::ForExpr(f) => self.for_expr(f),
         }
@@ -459,7 +464,11 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
-        funcs::call(plain, values, self.ctx, span)
+        let mut arg_spans: Vec<Option<Range<usize>>> = args.iter().map(|a| span_of(a)).collect();
+        if expand_final && let Some(last) = arg_spans.last().cloned() {
+            arg_spans.resize(values.len(), last);
+        }
+        funcs::call_with_spans(plain, values, &arg_spans, self.ctx, span)
     }
 
     fn try_or_can(&mut self, name: &str, args: &[&Expression], span: Option<Range<usize>>) -> Result<Value> {

@@ -559,12 +559,9 @@ impl ModuleScope {
         let name =
             f.path.file_name().map_or_else(|| f.path.display().to_string(), |n| n.to_string_lossy().into_owned());
         // Spans in JSON files are relative to the JSON string, not the file.
-        let span = if matches!(f.body, FileBody::Json(_)) { &None } else { &d.span };
-        match span {
-            Some(span) => {
-                let (line, text) = f.line_at(span.start);
-                d.render_plain(&format!("{name} line {line}, in {context}"), Some((line, text)))
-            }
+        let in_json = matches!(f.body, FileBody::Json(_));
+        match crate::diag::snippet(&f.source, d).filter(|_| !in_json) {
+            Some((line, lines)) => d.render_lines(&format!("{name} line {line}, in {context}"), &lines),
             None => d.render_plain(&format!("{name}, in {context}"), None),
         }
     }

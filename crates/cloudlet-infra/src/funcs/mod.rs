@@ -159,6 +159,19 @@ pub fn exists(name: &str) -> bool {
 
 /// Calls a function with evaluated arguments.
 pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext, span: Option<Range<usize>>) -> Result<Value, Diagnostic> {
+    call_with_spans(name, args, &[], ctx, span)
+}
+
+/// [`call`] knowing each argument's source range, so that an invalid
+/// argument is pointed at (within the call).
+pub fn call_with_spans(
+    name: &str,
+    args: Vec<Value>,
+    arg_spans: &[Option<Range<usize>>],
+    ctx: &FuncContext,
+    span: Option<Range<usize>>,
+) -> Result<Value, Diagnostic> {
+    let at = |i: usize| -> Option<Range<usize>> { arg_spans.get(i).cloned().flatten().or_else(|| span.clone()) };
     let Some(func) = lookup(name) else {
         return Err(Diagnostic::reference(
             "Call to unknown function",
@@ -179,14 +192,14 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext, span: Option<Range<
         let (arg, m) = if param.allow_marked { (arg, false) } else { arg.unmark_deep() };
         marked |= m;
         if arg.is_null() && !param.allow_null {
-            return Err(invalid_arg(name, param.name, "argument must not be null", span));
+            return Err(invalid_arg(name, param.name, "argument must not be null", at(i), span));
         }
         if !arg.is_wholly_known() && !param.allow_unknown {
             unknown = true;
         }
         match convert(&arg, &param.ty) {
             Ok(v) => converted.push(v),
-            Err(e) => return Err(invalid_arg(name, param.name, &e.full(), span)),
+            Err(e) => return Err(invalid_arg(name, param.name, &e.full(), at(i), span)),
         }
     }
     if unknown || (func.impure && ctx.planning) {
@@ -199,13 +212,25 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext, span: Option<Range<
         }
         Err(FuncError::Arg(i, msg)) => {
             let pname = if i < nparams { func.params[i].name } else { func.variadic.as_ref().map_or("", |p| p.name) };
-            Err(invalid_arg(name, pname, &msg, span))
+            Err(invalid_arg(name, pname, &msg, at(i), span))
         }
     }
 }
 
-fn invalid_arg(_func: &str, param: &str, msg: &str, span: Option<Range<usize>>) -> Diagnostic {
-    Diagnostic::new("Invalid function argument", format!("Invalid value for \"{param}\" parameter: {msg}."), span)
+fn invalid_arg(
+    _func: &str,
+    param: &str,
+    msg: &str,
+    subject: Option<Range<usize>>,
+    call: Option<Range<usize>>,
+) -> Diagnostic {
+    let mut d = Diagnostic::new(
+        "Invalid function argument",
+        format!("Invalid value for \"{param}\" parameter: {msg}."),
+        subject,
+    );
+    d.context = call;
+    d
 }
 
 fn typeconv(name: &str) -> Option<Func> {

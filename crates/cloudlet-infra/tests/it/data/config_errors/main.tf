@@ -5,4 +5,13 @@ locals {
   bad   = upper([])
   dep   = "${local.bad}x"
   other = local.ok + 1
+  multi = upper(
+    []
+  )
+  sum = (
+    1 + "x"
+  )
+  wide = {
+    a = 1 + "y"
+  }
 }
