@@ -296,14 +296,6 @@ impl EventSourceMappings {
         }
     }
 
-    /// How many batches each mapping's poller runs now, by UUID.
-    pub fn poller_targets(&self) -> BTreeMap<String, u32> {
-        lock(&self.mappings)
-            .iter()
-            .filter_map(|(uuid, entry)| entry.poller.as_ref().map(|p| (uuid.clone(), p.target())))
-            .collect()
-    }
-
     /// One mapping per queue and function (as its ARN names it).
     fn check_unique(&self, mapping: &EventSourceMapping) -> Result<(), LambdaError> {
         let function_arn = self.function_arn(mapping);
@@ -362,11 +354,8 @@ impl EventSourceMappings {
     }
 
     fn timeout_of(&self, mapping: &EventSourceMapping) -> Result<u32, LambdaError> {
-        let name = match &mapping.qualifier {
-            Some(qualifier) => format!("{}:{qualifier}", mapping.function_name),
-            None => mapping.function_name.clone(),
-        };
-        self.function(&name).map(|(_, _, timeout)| timeout)
+        let resolved = self.control.resolve(&mapping.function_name, mapping.qualifier.as_deref(), 0.0)?;
+        Ok(resolved.version.timeout_s)
     }
 
     /// The queue's attributes; a missing queue fails as Lambda reports it.

@@ -65,18 +65,12 @@ pub struct PollerContext {
 #[derive(Debug)]
 pub struct PollerHandle {
     stop: watch::Sender<bool>,
-    shared: Arc<Shared>,
 }
 
 impl PollerHandle {
     /// Stops polling; batches already invoking finish.
     pub fn stop(&self) {
         let _ = self.stop.send(true);
-    }
-
-    /// The concurrent batches the poller aims for now.
-    pub fn target(&self) -> u32 {
-        self.shared.scaling().target()
     }
 }
 
@@ -104,8 +98,8 @@ pub fn start(ctx: PollerContext) -> PollerHandle {
         changed: Notify::new(),
     });
     let (stop, stopped) = watch::channel(false);
-    tokio::spawn(supervise(Arc::clone(&shared), stopped));
-    PollerHandle { stop, shared }
+    tokio::spawn(supervise(shared, stopped));
+    PollerHandle { stop }
 }
 
 /// Keeps `target` slots running until stopped.
@@ -395,9 +389,10 @@ impl Shared {
 
     /// The queue's visibility timeout now (30 s if it cannot be read).
     fn visibility_timeout_s(&self) -> u32 {
-        self.ctx
-            .queues
-            .queue_attributes_by_arn(&self.ctx.mapping.event_source_arn)
+        let queues = &self.ctx.queues;
+        queues
+            .queue_name_for_arn(&self.ctx.mapping.event_source_arn)
+            .and_then(|name| queues.get_queue_attributes(&name, &["VisibilityTimeout".to_owned()]))
             .ok()
             .and_then(|attributes| attributes.get("VisibilityTimeout").and_then(|v| v.parse().ok()))
             .unwrap_or(30)
