@@ -11,6 +11,7 @@
 
 pub mod action;
 pub mod cache;
+pub mod checkout;
 pub mod cron;
 pub mod envfile;
 pub mod expr;
