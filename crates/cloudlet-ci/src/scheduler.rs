@@ -65,6 +65,15 @@ pub enum Decision {
     /// The job could not be prepared (a bad matrix, a bad expression):
     /// it fails without running.
     Fail,
+    /// The job deploys to a protected environment: it waits for an
+    /// approval ([`Scheduler::approve`] / [`Scheduler::reject`]) and/or
+    /// until `not_before` (a wait timer), then proceeds as `then`.
+    /// Other jobs keep running meanwhile.
+    Wait {
+        approval: bool,
+        not_before: Option<Timestamp>,
+        then: Box<Decision>,
+    },
 }
 
 /// What the runner must do next.
@@ -131,6 +140,12 @@ enum Phase {
         fail_fast: bool,
         max_parallel: Option<usize>,
         tripped: bool,
+    },
+    /// Held by its environment's protection rules.
+    Gated {
+        approval: bool,
+        not_before: Option<Timestamp>,
+        then: Decision,
     },
     /// Decided to run, waiting for its concurrency group.
     Pending {
@@ -249,11 +264,12 @@ impl Scheduler {
         }
     }
 
-    /// The earliest leg deadline, for the runner's wait.
+    /// The earliest leg deadline or wait timer, for the runner's wait.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.phases
             .iter()
             .filter_map(|p| match p {
+                Phase::Gated { not_before, .. } => *not_before,
                 Phase::Running { legs, .. } => legs
                     .iter()
                     .filter_map(|(_, s)| match s {
@@ -271,6 +287,11 @@ impl Scheduler {
     pub fn cancel_run(&mut self) {
         self.run_cancelled = true;
         for (j, p) in self.phases.iter_mut().enumerate() {
+            if matches!(p, Phase::Gated { .. }) {
+                *p = Phase::Done(JobResult::Cancelled);
+                self.pending.push_back(Action::Finished { job: j, result: JobResult::Cancelled });
+                continue;
+            }
             if let Phase::Running { legs, .. } = p {
                 for (l, (_, s)) in legs.iter_mut().enumerate() {
                     match s {
@@ -307,6 +328,16 @@ impl Scheduler {
                 }
             }
         }
+        // Gates whose approval came and whose timer ran out open.
+        for j in 0..self.phases.len() {
+            if let Phase::Gated { approval: false, not_before, .. } = &self.phases[j]
+                && not_before.is_none_or(|t| t <= now)
+                && let Phase::Gated { then, .. } = std::mem::replace(&mut self.phases[j], Phase::Deciding)
+            {
+                self.apply(j, then);
+            }
+        }
+        out.extend(self.pending.drain(..));
         loop {
             let before = out.len();
             self.settle(&mut out);
@@ -342,7 +373,42 @@ impl Scheduler {
         if !matches!(self.phases.get(job), Some(Phase::Deciding)) {
             return;
         }
+        self.apply(job, decision);
+    }
+
+    /// The jobs held by their environments' rules, and whether each still
+    /// needs an approval.
+    pub fn gated(&self) -> Vec<(usize, bool)> {
+        self.phases
+            .iter()
+            .enumerate()
+            .filter_map(|(j, p)| match p {
+                Phase::Gated { approval, .. } => Some((j, *approval)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A reviewer approved the deployment of a gated job; it proceeds once
+    /// its wait timer (if any) has run out.
+    pub fn approve(&mut self, job: usize) {
+        if let Some(Phase::Gated { approval, .. }) = self.phases.get_mut(job) {
+            *approval = false;
+        }
+    }
+
+    /// A reviewer rejected the deployment: the job fails without running,
+    /// and its dependents follow the usual rules for a failed need.
+    pub fn reject(&mut self, job: usize) {
+        if let Some(p @ Phase::Gated { .. }) = self.phases.get_mut(job) {
+            *p = Phase::Done(JobResult::Failure);
+            self.pending.push_back(Action::Finished { job, result: JobResult::Failure });
+        }
+    }
+
+    fn apply(&mut self, job: usize, decision: Decision) {
         self.phases[job] = match decision {
+            Decision::Wait { approval, not_before, then } => Phase::Gated { approval, not_before, then: *then },
             Decision::Skip => Phase::Done(JobResult::Skipped),
             Decision::Fail => Phase::Done(JobResult::Failure),
             Decision::Run { legs, .. } if legs.is_empty() => Phase::Done(JobResult::Skipped),
@@ -735,5 +801,61 @@ mod tests {
         assert!(next.contains(&Action::Start { job: 1, leg: 0 }));
         assert_eq!(s.result(2), Some(JobResult::Skipped));
         assert!(s.status(2).cancelled);
+    }
+
+    fn gated(approval: bool, not_before: Option<Timestamp>) -> Decision {
+        Decision::Wait { approval, not_before, then: Box::new(run1()) }
+    }
+
+    #[test]
+    fn a_job_waiting_for_approval_lets_the_others_run_and_starts_when_approved() {
+        // build → deploy (approval) → smoke; lint runs beside.
+        let mut s = Scheduler::new(graph(&[("build", &[]), ("deploy", &[0]), ("smoke", &[1]), ("lint", &[])]), 4);
+        let decide = |s: &Scheduler, job: usize| if job == 1 { gated(true, None) } else { default_if(s, job) };
+        step(&mut s, t(0), &decide);
+        s.leg_finished(0, 0, LegOutcome::Success);
+        assert_eq!(step(&mut s, t(1), &decide), vec![Action::Finished { job: 0, result: JobResult::Success }]);
+        assert_eq!(s.gated(), vec![(1, true)]);
+        // Nothing happens while it waits, however long.
+        assert!(step(&mut s, t(10_000), &decide).is_empty());
+        s.leg_finished(3, 0, LegOutcome::Success);
+        assert_eq!(step(&mut s, t(10_001), &decide), vec![Action::Finished { job: 3, result: JobResult::Success }]);
+        s.approve(1);
+        assert_eq!(step(&mut s, t(10_002), &decide), vec![Action::Start { job: 1, leg: 0 }]);
+        assert!(s.gated().is_empty());
+    }
+
+    #[test]
+    fn a_rejected_deployment_fails_the_job_and_skips_its_dependents() {
+        let mut s = Scheduler::new(graph(&[("deploy", &[]), ("smoke", &[0]), ("report", &[1])]), 4);
+        let decide = |s: &Scheduler, job: usize| match job {
+            0 => gated(true, None),
+            2 => run1(), // if: always()
+            _ => default_if(s, job),
+        };
+        assert!(step(&mut s, t(0), &decide).is_empty());
+        s.reject(0);
+        let actions = step(&mut s, t(1), &decide);
+        assert_eq!(actions[0], Action::Finished { job: 0, result: JobResult::Failure });
+        assert_eq!(s.result(1), Some(JobResult::Skipped));
+        assert!(actions.contains(&Action::Start { job: 2, leg: 0 }));
+    }
+
+    #[test]
+    fn a_wait_timer_opens_at_its_deadline_and_a_cancelled_run_ends_the_wait() {
+        let mut s = Scheduler::new(graph(&[("qa", &[]), ("prod", &[])]), 4);
+        let decide = |_: &Scheduler, job: usize| match job {
+            0 => gated(false, Some(t(120))),
+            _ => gated(true, Some(t(60))),
+        };
+        assert!(step(&mut s, t(0), &decide).is_empty());
+        assert_eq!(s.next_deadline(), Some(t(60)));
+        assert!(step(&mut s, t(119), &decide).is_empty());
+        assert_eq!(step(&mut s, t(120), &decide), vec![Action::Start { job: 0, leg: 0 }]);
+        // prod's timer ran out, but it still needs its approval.
+        assert_eq!(s.gated(), vec![(1, true)]);
+        s.cancel_run();
+        let actions = step(&mut s, t(121), &decide);
+        assert!(actions.contains(&Action::Finished { job: 1, result: JobResult::Cancelled }), "{actions:?}");
     }
 }
