@@ -8,6 +8,7 @@
 //! (with tfvars precedence) and locals as a `Scope`. The rest of the engine
 //! (graph, plan, apply), state and backends build on these.
 
+pub mod backend;
 pub mod config;
 pub mod console;
 pub mod convert;
@@ -18,4 +19,5 @@ pub mod funcs;
 pub mod module;
 pub mod number;
 pub mod refs;
+pub mod state;
 pub mod value;
