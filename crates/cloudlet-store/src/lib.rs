@@ -14,11 +14,13 @@
 //! may open one database at once (`cloudlet infra` and `cloudlet ci` run
 //! beside the daemon); SQLite's locking serialises their writes.
 
+mod ci;
 mod functions;
 mod migrations;
 mod queues;
 mod sqlite;
 
+pub use ci::{ApprovalOutcome, GroupState, LogChunk, NewRun, RunFilter, StoreRecorder};
 pub use migrations::{MIGRATIONS, Migration};
 pub use sqlite::{DaemonStart, SchemaVersion, Store, StoreError, StoreInfo};
 

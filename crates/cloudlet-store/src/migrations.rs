@@ -197,6 +197,106 @@ pub static MIGRATIONS: &[Migration] = &[
         );
     ",
     },
+    Migration {
+        subsystem: "ci",
+        version: 1,
+        description: "CI run history: runs, jobs, legs, steps, logs, approvals, cache restores, concurrency groups",
+        // Ids are assigned by the writer inside its transaction (no
+        // AUTOINCREMENT/SERIAL, which differ). Log chunks are deflated
+        // text; times are Unix milliseconds.
+        sql: "
+        CREATE TABLE ci_runs (
+            run_id           BIGINT PRIMARY KEY,
+            run_number       BIGINT NOT NULL,
+            repository       TEXT NOT NULL,
+            workflow         TEXT NOT NULL,
+            workflow_path    TEXT NOT NULL,
+            event            TEXT NOT NULL,
+            git_ref          TEXT NOT NULL,
+            sha              TEXT NOT NULL,
+            commit_at_ms     BIGINT,
+            status           TEXT NOT NULL,
+            conclusion       TEXT,
+            created_at_ms    BIGINT NOT NULL,
+            started_at_ms    BIGINT,
+            finished_at_ms   BIGINT,
+            updated_at_ms    BIGINT NOT NULL,
+            pid              BIGINT NOT NULL,
+            pid_start        BIGINT NOT NULL,
+            concurrency_group TEXT,
+            cancel_requested TEXT,
+            note             TEXT
+        );
+        CREATE INDEX ci_runs_by_workflow ON ci_runs (repository, workflow_path, run_number);
+        CREATE TABLE ci_jobs (
+            run_id      BIGINT NOT NULL REFERENCES ci_runs (run_id) ON DELETE CASCADE,
+            job_id      TEXT NOT NULL,
+            position    INTEGER NOT NULL,
+            name        TEXT NOT NULL,
+            needs_json  TEXT NOT NULL,
+            environment TEXT,
+            result      TEXT,
+            PRIMARY KEY (run_id, job_id)
+        );
+        CREATE TABLE ci_legs (
+            run_id         BIGINT NOT NULL REFERENCES ci_runs (run_id) ON DELETE CASCADE,
+            job_id         TEXT NOT NULL,
+            leg            INTEGER NOT NULL,
+            name           TEXT NOT NULL,
+            matrix_json    TEXT,
+            status         TEXT NOT NULL,
+            result         TEXT,
+            outputs_json   TEXT NOT NULL,
+            started_at_ms  BIGINT,
+            finished_at_ms BIGINT,
+            PRIMARY KEY (run_id, job_id, leg)
+        );
+        CREATE TABLE ci_steps (
+            run_id         BIGINT NOT NULL REFERENCES ci_runs (run_id) ON DELETE CASCADE,
+            job_id         TEXT NOT NULL,
+            leg            INTEGER NOT NULL,
+            step           INTEGER NOT NULL,
+            name           TEXT NOT NULL,
+            outcome        TEXT,
+            conclusion     TEXT,
+            started_at_ms  BIGINT NOT NULL,
+            finished_at_ms BIGINT,
+            PRIMARY KEY (run_id, job_id, leg, step)
+        );
+        CREATE TABLE ci_logs (
+            run_id   BIGINT NOT NULL REFERENCES ci_runs (run_id) ON DELETE CASCADE,
+            seq      BIGINT NOT NULL,
+            leg_name TEXT NOT NULL,
+            step     INTEGER NOT NULL,
+            data     BYTEA NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        );
+        CREATE TABLE ci_approvals (
+            run_id        BIGINT NOT NULL REFERENCES ci_runs (run_id) ON DELETE CASCADE,
+            environment   TEXT NOT NULL,
+            approved      INTEGER NOT NULL,
+            actor         TEXT NOT NULL,
+            comment       TEXT NOT NULL,
+            decided_at_ms BIGINT NOT NULL,
+            PRIMARY KEY (run_id, environment)
+        );
+        CREATE TABLE ci_caches (
+            run_id    BIGINT NOT NULL REFERENCES ci_runs (run_id) ON DELETE CASCADE,
+            seq       BIGINT NOT NULL,
+            job_id    TEXT NOT NULL,
+            leg       INTEGER NOT NULL,
+            cache_key TEXT NOT NULL,
+            hit       TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        );
+        CREATE TABLE ci_concurrency (
+            group_key TEXT NOT NULL,
+            run_id    BIGINT NOT NULL REFERENCES ci_runs (run_id) ON DELETE CASCADE,
+            state     TEXT NOT NULL,
+            PRIMARY KEY (group_key, run_id)
+        );
+    ",
+    },
 ];
 
 #[cfg(test)]

@@ -285,3 +285,39 @@ pub struct RunDetail {
     pub approvals: Vec<ApprovalRecord>,
     pub caches: Vec<CacheRecord>,
 }
+
+/// Log lines as stored: deflated UTF-8, one `\n` after each line.
+pub fn compress_log(lines: &[String]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    for l in lines {
+        // Writing into a Vec cannot fail.
+        let _ = enc.write_all(l.as_bytes());
+        let _ = enc.write_all(b"\n");
+    }
+    enc.finish().unwrap_or_default()
+}
+
+/// The text of a stored log chunk.
+pub fn decompress_log(data: &[u8]) -> Result<String, std::io::Error> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    flate2::read::DeflateDecoder::new(data).read_to_string(&mut text)?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_round_trip_through_compression() {
+        let lines: Vec<String> = (0..500).map(|i| format!("line {i}: the same words again")).collect();
+        let data = compress_log(&lines);
+        assert!(data.len() < lines.iter().map(String::len).sum::<usize>() / 4, "{} bytes", data.len());
+        let text = decompress_log(&data).expect("valid deflate");
+        assert_eq!(text.lines().count(), 500);
+        assert!(text.starts_with("line 0: the same words again\nline 1:"));
+        assert!(decompress_log(b"not deflate at all").is_err());
+    }
+}

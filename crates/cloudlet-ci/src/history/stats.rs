@@ -27,6 +27,9 @@ use super::{CacheHit, RunDetail, RunStatus};
 
 const DAY_MS: u64 = 86_400_000;
 
+/// A deployment: started, finished, succeeded, the commit time of its sha.
+type Deployment = (Timestamp, Timestamp, bool, Option<Timestamp>);
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Stats {
     pub runs: usize,
@@ -151,8 +154,8 @@ pub fn compute(runs: &[RunDetail], since: Option<Timestamp>, now: Timestamp) -> 
         }
     }
     cache.hit_rate = ratio(cache.exact, cache.lookups);
-    // Deployments: (environment, started, finished, succeeded, commit time).
-    let mut deployments: BTreeMap<String, Vec<(Timestamp, Timestamp, bool, Option<Timestamp>)>> = BTreeMap::new();
+    // Deployments by environment: (started, finished, succeeded, commit time).
+    let mut deployments: BTreeMap<String, Vec<Deployment>> = BTreeMap::new();
     for r in &runs {
         for j in &r.jobs {
             let Some(env) = &j.environment else { continue };
