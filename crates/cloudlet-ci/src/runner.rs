@@ -105,6 +105,9 @@ pub struct RunReport {
     pub job_results: Vec<(String, JobResult, Object)>,
     /// The longest chain of `needs` by the jobs' measured durations.
     pub critical_path: Vec<String>,
+    /// Every `actions/cache` lookup (hit, partial or miss), also those of
+    /// called workflows.
+    pub caches: Vec<crate::cache::Lookup>,
 }
 
 impl RunReport {
@@ -296,6 +299,8 @@ pub fn run_workflow(
         base_env: default_env(wf, ctx, &temp, &event_path),
         actions: ctx.actions.clone(),
         ctx: ctx.clone(),
+        dirty_noticed: AtomicBool::new(false),
+        cache_lookups: Mutex::new(Vec::new()),
     });
     let mut plans: Vec<Vec<LegPlan>> = vec![Vec::new(); jobs.len()];
     let mut leg_outputs: Vec<Vec<Option<Object>>> = vec![Vec::new(); jobs.len()];
@@ -448,6 +453,7 @@ pub fn run_workflow(
         jobs: reports.into_iter().map(|(_, _, r)| r).collect(),
         job_results,
         critical_path,
+        caches: shared.cache_lookups.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default(),
     })
 }
 
@@ -656,6 +662,9 @@ fn run_called(
         JobResult::Failure => LegOutcome::Failure,
         JobResult::Cancelled => LegOutcome::Cancelled,
     };
+    if let Ok(mut l) = shared.cache_lookups.lock() {
+        l.extend(report.caches.iter().cloned());
+    }
     let nested = report
         .jobs
         .into_iter()
@@ -877,6 +886,10 @@ struct Shared {
     actions: Vec<(String, PathBuf)>,
     /// The run's context, for the runs of reusable workflows it calls.
     ctx: RunContext,
+    /// The notice that uncommitted changes are not checked out is given once.
+    dirty_noticed: AtomicBool,
+    /// Every `actions/cache` lookup of the run, for its report.
+    cache_lookups: Mutex<Vec<crate::cache::Lookup>>,
 }
 
 impl Shared {
@@ -1178,7 +1191,18 @@ fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (
     runner.set("debug", Value::string(""));
     runner.set("environment", Value::string("self-hosted"));
     st.contexts.set("runner", Value::object(runner));
-    let exec = Exec { job, job_env: &job_env, shared, cancel };
+    let workspace = match leg_workspace(shared) {
+        Ok(w) => w,
+        Err(e) => {
+            shared.log(&st.name, &format!("Error: {e}"));
+            return (LegOutcome::Failure, Object::new());
+        }
+    };
+    if let Some(mut github) = st.contexts.get("github").and_then(Value::as_object).cloned() {
+        github.set("workspace", Value::string(workspace.to_string_lossy()));
+        st.contexts.set("github", Value::object(github));
+    }
+    let exec = Exec { job, job_env: &job_env, shared, cancel, workspace };
     run_steps(&job.steps, &[], &exec, &mut st, 0);
     // Post steps of JavaScript actions, last registered first.
     let posts = std::mem::take(&mut st.posts);
@@ -1222,12 +1246,24 @@ fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (
     (outcome, outputs)
 }
 
+/// A new, empty workspace for one leg under the run's temporary directory:
+/// `<temp>/w<n>/<repository name>`, as GitHub's `work/<repo>/<repo>`.
+fn leg_workspace(shared: &Shared) -> Result<PathBuf, String> {
+    let name = shared.ctx.repository.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("workspace");
+    let dir = shared.temp.join(format!("w{}", shared.next_id())).join(name);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
 /// What every step of one leg runs with.
 struct Exec<'a> {
     job: &'a Job,
     job_env: &'a [(String, String)],
     shared: &'a Shared,
     cancel: &'a AtomicBool,
+    /// The leg's own workspace (`GITHUB_WORKSPACE`): empty until a
+    /// checkout fills it, as on GitHub.
+    workspace: PathBuf,
 }
 
 /// A JavaScript action's `post`, run at the end of the job.
@@ -1262,7 +1298,7 @@ fn run_steps(steps: &[Step], outer_env: &[(String, String)], x: &Exec<'_>, st: &
         let env_ctx = merged_env(&x.shared.wf_env, x.job_env, &st.env_added, outer_env);
         st.contexts.set("env", pairs_object(&env_ctx));
         st.contexts.set("steps", Value::object(st.steps.clone()));
-        let host = StepHost { failed: st.failed, cancelled, workspace: &x.shared.workspace };
+        let host = StepHost { failed: st.failed, cancelled, workspace: &x.workspace };
         let display = step_display_name(step, i);
         let run_it = match eval_if(
             step.if_cond.as_ref().map(|c| c.value.as_str()),
@@ -1393,7 +1429,7 @@ fn run_step(
     }
     if let Some(u) = &step.uses {
         let dir = match u.value.strip_prefix("./") {
-            Some(rel) => shared.workspace.join(rel),
+            Some(rel) => x.workspace.join(rel),
             None => mapped_action(&shared.actions, &u.value).ok_or_else(|| {
                 format!(
                     "uses: {} (line {}): cloudlet ci does not download actions; map a local checkout with --action {}=PATH",
@@ -1425,8 +1461,8 @@ fn run_step(
         },
     };
     let cwd = match wd {
-        Some(w) => shared.workspace.join(w),
-        None => shared.workspace.clone(),
+        Some(w) => x.workspace.join(w),
+        None => x.workspace.clone(),
     };
     if !cwd.is_dir() {
         return Err(format!("the working directory '{}' does not exist", cwd.display()));
@@ -1468,9 +1504,8 @@ fn environment_rule(workspace: &Path, name: &str) -> Option<String> {
     env.get("approval").and_then(Node::as_str).map(str::to_owned)
 }
 
-/// `actions/checkout`, `actions/setup-node` and `actions/setup-python`,
-/// built in for the host: the workspace already is the repository at its
-/// commit, and a setup action accepts the host's interpreter when its
+/// `actions/checkout`, the artifact actions, `actions/setup-node` and
+/// `actions/setup-python`, built in for the host: a setup action accepts the host's interpreter when its
 /// version matches the one asked for, else fails naming both. `None` for
 /// any other action.
 fn run_builtin_setup(
@@ -1490,19 +1525,7 @@ fn run_builtin_setup(
     let result = (|| -> Result<(bool, Object), String> {
         let mut outputs = Object::new();
         match name.as_str() {
-            "actions/checkout" => {
-                let sha = x.shared.ctx.sha.clone();
-                x.shared.log(
-                    &st.name,
-                    &format!(
-                        "The workspace is the repository itself ({}) at {sha}; nothing to check out on the host",
-                        x.shared.workspace.display()
-                    ),
-                );
-                outputs.set("ref", Value::string(&x.shared.ctx.git_ref));
-                outputs.set("commit", Value::string(&sha));
-                Ok((true, outputs))
-            }
+            "actions/checkout" => checkout_step(&input, x, st).map(|o| (true, o)),
             "actions/upload-artifact" => upload_artifact(&input, x, st).map(|o| (true, o)),
             "actions/download-artifact" => download_artifact(&input, x, st).map(|o| (true, o)),
             "actions/setup-node" | "actions/setup-python" => {
@@ -1543,6 +1566,63 @@ fn run_builtin_setup(
     }
 }
 
+/// `actions/checkout`: the commit (or `ref`) of the run's repository in
+/// the leg's workspace (or `path` under it), from the local repository;
+/// `repository` may name another one mapped with `--action`.
+fn checkout_step(
+    input: &dyn Fn(&str) -> Result<String, String>,
+    x: &Exec<'_>,
+    st: &LegState,
+) -> Result<Object, String> {
+    let shared = x.shared;
+    let repository = input("repository")?;
+    let source = if repository.is_empty() || repository.eq_ignore_ascii_case(&shared.ctx.repository) {
+        shared.workspace.clone()
+    } else {
+        mapped_action(&shared.actions, &repository).ok_or_else(|| {
+            format!("actions/checkout: cloudlet ci does not clone {repository}; map a local checkout with --action {repository}=PATH")
+        })?
+    };
+    let path = input("path")?;
+    let dest = if path.is_empty() { x.workspace.clone() } else { x.workspace.join(&path) };
+    if !dest.starts_with(&x.workspace) || path.split('/').any(|c| c == "..") {
+        return Err(format!("actions/checkout: path '{path}' is not under the workspace {}", x.workspace.display()));
+    }
+    let fetch_depth = match input("fetch-depth")?.trim() {
+        "" => 1,
+        d => d.parse::<usize>().map_err(|_| format!("actions/checkout: fetch-depth '{d}' is not a number"))?,
+    };
+    let clean = input("clean")? != "false";
+    if source == shared.workspace
+        && !shared.dirty_noticed.swap(true, Ordering::SeqCst)
+        && crate::checkout::is_dirty(&source) == Some(true)
+    {
+        shared.log(
+            "run",
+            &format!(
+                "Notice: {} has uncommitted changes; jobs check out commit {} without them",
+                source.display(),
+                shared.ctx.sha.get(..7).unwrap_or(&shared.ctx.sha)
+            ),
+        );
+    }
+    let git_ref = input("ref")?;
+    let req = crate::checkout::Request {
+        source: &source,
+        dest: &dest,
+        git_ref: &git_ref,
+        default_sha: &shared.ctx.sha,
+        fetch_depth,
+        clean,
+    };
+    let done = crate::checkout::checkout(&req).map_err(|e| format!("actions/checkout: {e}"))?;
+    shared.log(&st.name, &format!("Checked out {} into {} ({})", done.commit, dest.display(), done.how));
+    let mut out = Object::new();
+    out.set("ref", Value::string(if git_ref.is_empty() { &shared.ctx.git_ref } else { &git_ref }));
+    out.set("commit", Value::string(&done.commit));
+    Ok(out)
+}
+
 /// The run's artifacts: `<runner temp>/artifacts/<name>/…`.
 fn artifacts_dir(x: &Exec<'_>) -> PathBuf {
     x.shared.temp.join("artifacts")
@@ -1559,7 +1639,7 @@ fn upload_artifact(
     if name.contains(['/', '\\', ':', '<', '>', '|', '*', '?', '"']) {
         return Err(format!("The artifact name is not valid: {name}"));
     }
-    let ws = &x.shared.workspace;
+    let ws = &x.workspace;
     let lines: Vec<String> =
         input("path")?.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
     if lines.is_empty() {
@@ -1627,9 +1707,8 @@ fn download_artifact(
     st: &LegState,
 ) -> Result<Object, String> {
     let dir = artifacts_dir(x);
-    let path = Some(input("path")?)
-        .filter(|p| !p.is_empty())
-        .map_or_else(|| x.shared.workspace.clone(), |p| x.shared.workspace.join(p));
+    let path =
+        Some(input("path")?).filter(|p| !p.is_empty()).map_or_else(|| x.workspace.clone(), |p| x.workspace.join(p));
     let name = input("name")?;
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())).collect())
@@ -1711,17 +1790,54 @@ fn cache_paths(input: &str, workspace: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(paths)
 }
 
+/// The cache store of the data dir, with the size limit of
+/// `CLOUDLET_CI_CACHE_SIZE_LIMIT` (bytes, or with a K/M/G suffix) when set.
 fn cache_store(x: &Exec<'_>) -> Result<crate::cache::Store, String> {
     let dir =
         x.shared.ctx.data_dir.as_ref().ok_or("actions/cache needs a data dir (--data-dir or CLOUDLET_DATA_DIR)")?;
-    Ok(crate::cache::Store::new(dir))
+    let store = crate::cache::Store::new(dir);
+    Ok(match std::env::var("CLOUDLET_CI_CACHE_SIZE_LIMIT") {
+        Ok(text) if !text.trim().is_empty() => store.with_size_limit(parse_size(&text).ok_or_else(|| {
+            format!("CLOUDLET_CI_CACHE_SIZE_LIMIT: '{text}' is not a size (bytes, or a number with K, M or G)")
+        })?),
+        _ => store,
+    })
+}
+
+/// `10G`, `512M`, `64K` or bytes (binary units, as GitHub's 10 GB).
+fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (num, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, ""),
+    };
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_uppercase().trim_end_matches('B').trim_end_matches('I') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(mult)
 }
 
 fn cache_save(key: &str, version: &str, paths: &[PathBuf], x: &Exec<'_>, st: &LegState) -> Result<(), String> {
     let store = cache_store(x)?;
     let now = x.shared.clock.now().as_unix_millis();
-    if store.save(key, version, &x.shared.ctx.git_ref, paths, now)? {
-        x.shared.log(&st.name, &format!("Cache saved with key: {key}"));
+    let started = std::time::Instant::now();
+    if let Some(t) = store.save(key, version, &x.shared.ctx.git_ref, &x.workspace, paths, now)? {
+        let secs = started.elapsed().as_secs_f64().max(1e-6);
+        x.shared.log(
+            &st.name,
+            &format!(
+                "Cache saved with key: {key} ({} files, {:.1} MB, {:.0} MB/s)",
+                t.files,
+                t.bytes as f64 / 1e6,
+                t.bytes as f64 / 1e6 / secs
+            ),
+        );
     } else {
         x.shared.log(
             &st.name,
@@ -1757,7 +1873,7 @@ fn run_cache(
     let lines: Vec<String> = path_input.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
     let version = crate::cache::version(&lines);
     if kind == CacheKind::Save {
-        let paths = cache_paths(&path_input, &x.shared.workspace)?;
+        let paths = cache_paths(&path_input, &x.workspace)?;
         cache_save(&key, &version, &paths, x, st)?;
         return Ok((true, Object::new()));
     }
@@ -1784,6 +1900,20 @@ fn run_cache(
     let hit = crate::cache::lookup(&store.entries(), &key, &restore_keys, &version, &scopes);
     let mut outputs = Object::new();
     let exact = hit.as_ref().is_some_and(|h| h.exact);
+    let lookup = crate::cache::Lookup {
+        job: x.job.id.clone(),
+        leg: st.name.clone(),
+        key: key.clone(),
+        matched_key: hit.as_ref().map(|h| h.entry.key.clone()),
+        hit: match &hit {
+            Some(h) if h.exact => crate::cache::HitKind::Exact,
+            Some(_) => crate::cache::HitKind::Partial,
+            None => crate::cache::HitKind::Miss,
+        },
+    };
+    if let Ok(mut l) = x.shared.cache_lookups.lock() {
+        l.push(lookup);
+    }
     outputs.set("cache-hit", Value::string(if exact { "true" } else { "false" }));
     if kind == CacheKind::Restore {
         outputs.set("cache-primary-key", Value::string(&key));
@@ -1792,7 +1922,19 @@ fn run_cache(
     match &hit {
         Some(h) => {
             if input("lookup-only") != "true" {
-                store.restore(&h.entry)?;
+                let started = std::time::Instant::now();
+                let now = x.shared.clock.now().as_unix_millis();
+                let t = store.restore(&h.entry, &x.workspace, now)?;
+                let secs = started.elapsed().as_secs_f64().max(1e-6);
+                x.shared.log(
+                    &st.name,
+                    &format!(
+                        "Restored {} files, {:.1} MB ({:.0} MB/s)",
+                        t.files,
+                        t.bytes as f64 / 1e6,
+                        t.bytes as f64 / 1e6 / secs
+                    ),
+                );
             }
             x.shared.log(&st.name, &format!("Cache restored from key: {}", h.entry.key));
         }
@@ -1923,7 +2065,7 @@ fn run_action(
             let env = merged_env(&x.shared.wf_env, x.job_env, &st.env_added, step_env);
             let script = dir.join(&main).to_string_lossy().into_owned();
             let (ok, outputs, state) =
-                exec_process("node", &[script], &x.shared.workspace, &env, &extra, action_id, x, st, None)?;
+                exec_process("node", &[script], &x.workspace, &env, &extra, action_id, x, st, None)?;
             if let Some(post) = post {
                 let mut penv = extra.clone();
                 penv.extend(state.into_iter().map(|(k, v)| (format!("STATE_{k}"), v)));
@@ -1943,7 +2085,7 @@ fn run_action(
 /// `always()`), evaluated against the job's status.
 fn run_post(post: &PostStep, x: &Exec<'_>, st: &mut LegState) {
     let cancelled = x.cancel.load(Ordering::SeqCst);
-    let host = StepHost { failed: st.failed, cancelled, workspace: &x.shared.workspace };
+    let host = StepHost { failed: st.failed, cancelled, workspace: &x.workspace };
     let cond = post.post_if.clone().unwrap_or_else(|| "always()".to_owned());
     match eval_if(Some(&cond), &st.contexts, &workflow::step_if_functions(), &host) {
         Ok(false) => return,
@@ -1959,8 +2101,7 @@ fn run_post(post: &PostStep, x: &Exec<'_>, st: &mut LegState) {
         PostKind::Node { dir, script, env } => (dir, script, env),
         PostKind::CacheSave { key, version, path_input } => {
             // Paths are matched now: the job has made its files.
-            let saved =
-                cache_paths(path_input, &x.shared.workspace).and_then(|paths| cache_save(key, version, &paths, x, st));
+            let saved = cache_paths(path_input, &x.workspace).and_then(|paths| cache_save(key, version, &paths, x, st));
             if let Err(e) = saved {
                 x.shared.log(&st.name, &format!("Warning: {e}"));
             }
@@ -1972,7 +2113,7 @@ fn run_post(post: &PostStep, x: &Exec<'_>, st: &mut LegState) {
         .iter()
         .cloned()
         .partition(|(k, _)| !k.starts_with("INPUT_") && !k.starts_with("STATE_") && k != "GITHUB_ACTION_PATH");
-    match exec_process("node", &[script], &x.shared.workspace, &env, &extra, "post", x, st, None) {
+    match exec_process("node", &[script], &x.workspace, &env, &extra, "post", x, st, None) {
         Ok((true, _, _)) => {}
         Ok((false, _, _)) => st.failed = true,
         Err(e) => {
@@ -2017,6 +2158,7 @@ fn exec_process(
     for (k, v) in &shared.base_env {
         proc.env(k, v);
     }
+    proc.env("GITHUB_WORKSPACE", &x.workspace);
     let path_str = |p: &Path| p.to_string_lossy().into_owned();
     proc.env("PATH", search_path(st))
         .env("GITHUB_JOB", &x.job.id)
@@ -2268,5 +2410,21 @@ impl Commands {
             }
             _ => shared.log(leg, line),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn cache_size_limits_read_like_githubs_settings() {
+        assert_eq!(parse_size("10G"), Some(10 << 30));
+        assert_eq!(parse_size("512 MB"), Some(512 << 20));
+        assert_eq!(parse_size("64KiB"), Some(64 << 10));
+        assert_eq!(parse_size("1000"), Some(1000));
+        assert_eq!(parse_size("ten"), None);
+        assert_eq!(parse_size("5X"), None);
+        assert_eq!(parse_size("99999999999999T"), None);
     }
 }

@@ -3,6 +3,13 @@
 //! run's conclusion, every job leg's result (and, where given, its name,
 //! matrix and outputs), the event, inputs and secrets to pass, and text the
 //! log must or must not contain. The run is real: steps are host processes.
+//!
+//! The folder is committed to a fresh git repository, which is the run's
+//! repository: jobs start in empty workspaces and `actions/checkout`
+//! materialises that commit, as on GitHub. `"repeat": N` runs the workflow
+//! N times against one data dir (caches carry over); the other checks are
+//! of the last run, except `"caches"`: the hit kind of every cache lookup
+//! of all runs, in order.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -37,11 +44,34 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn run_case(dir: &Path) -> Result<(), String> {
-    let expected_text = std::fs::read_to_string(dir.join("expected.json")).map_err(|e| e.to_string())?;
-    let expected = Value::from_json(&expected_text).map_err(|e| e.to_string())?;
-    let expected = expected.as_object().cloned().unwrap_or_default();
     let ws = tempfile::tempdir().map_err(|e| e.to_string())?;
     copy_dir(dir, ws.path());
+    let git = |args: &[&str]| -> Result<String, String> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(ws.path())
+            .args(["-c", "user.name=tester", "-c", "user.email=tester@example.com", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    git(&["init", "-q", "-b", "main"])?;
+    git(&["add", "-A"])?;
+    git(&["commit", "-q", "-m", "case"])?;
+    let sha = git(&["rev-parse", "HEAD"])?;
+    // `{{sha}}` in the expectations is the commit made here.
+    let expected_text = std::fs::read_to_string(dir.join("expected.json")).map_err(|e| e.to_string())?;
+    let expected = Value::from_json(&expected_text.replace("{{sha}}", &sha)).map_err(|e| e.to_string())?;
+    let expected = expected.as_object().cloned().unwrap_or_default();
+    // Changes made after the commit, which checkouts must not carry.
+    for (name, text) in expected.get("uncommitted").and_then(Value::as_object).into_iter().flat_map(|o| o.iter()) {
+        std::fs::write(ws.path().join(name), text.to_display_string()).map_err(|e| e.to_string())?;
+    }
+    let data = tempfile::tempdir().map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(dir.join("workflow.yml")).map_err(|e| e.to_string())?;
     let wf = parse_workflow("workflow.yml", &text).map_err(|e| e.to_string())?;
     let pairs = |key: &str| -> Vec<(String, String)> {
@@ -57,19 +87,28 @@ fn run_case(dir: &Path) -> Result<(), String> {
         event_name: expected.get("event").and_then(Value::as_str).unwrap_or("push").to_owned(),
         inputs: pairs("inputs"),
         event: Value::from_json("{}").unwrap_or_default(),
-        sha: "0".repeat(40),
+        sha,
         git_ref: "refs/heads/main".to_owned(),
         repository: "cloudlet/test".to_owned(),
         actor: "tester".to_owned(),
         secrets: pairs("secrets"),
         max_parallel: 4,
-        data_dir: Some(ws.path().join(".cloudlet-data")),
+        data_dir: Some(data.path().to_path_buf()),
         run_id: 1,
         run_number: 1,
         ..RunContext::default()
     };
-    let log = Arc::new(Captured::default());
-    let report = run_workflow(&wf, &ctx, SystemClock::shared(), log.clone()).map_err(|e| e.to_string())?;
+    let repeat = expected.get("repeat").map_or(1, |v| v.to_number() as usize).max(1);
+    let mut caches = Vec::new();
+    let mut last = None;
+    for i in 0..repeat {
+        let log = Arc::new(Captured::default());
+        let ctx = RunContext { run_id: i as u64 + 1, run_number: i as u64 + 1, ..ctx.clone() };
+        let report = run_workflow(&wf, &ctx, SystemClock::shared(), log.clone()).map_err(|e| e.to_string())?;
+        caches.extend(report.caches.iter().map(|c| c.hit.as_str()));
+        last = Some((report, log));
+    }
+    let Some((report, log)) = last else { return Err("no run".to_owned()) };
     let lines = log.0.lock().map(|l| l.join("\n")).unwrap_or_default();
     let fail = |msg: String| Err(format!("{msg}\n--- log ---\n{lines}"));
     let want_conclusion = expected.get("conclusion").and_then(Value::as_str).unwrap_or("success");
@@ -108,6 +147,12 @@ fn run_case(dir: &Path) -> Result<(), String> {
                     return fail(format!("{}: output {k} = {}", got.id, g.to_json_compact()));
                 }
             }
+        }
+    }
+    if let Some(want) = expected.get("caches").and_then(Value::as_array) {
+        let want: Vec<String> = want.iter().map(Value::to_display_string).collect();
+        if want != caches {
+            return fail(format!("cache lookups {caches:?}, expected {want:?}"));
         }
     }
     for s in expected.get("log_contains").and_then(Value::as_array).unwrap_or_default() {
