@@ -23,6 +23,7 @@ use cloudlet_core::{SharedClock, Timestamp};
 
 use crate::envfile::{self, EnvFileError};
 use crate::expr::{self, FunctionSig, Host, Object, Value};
+use crate::history::{CacheHit, LegInfo, RunEvent, RunRecorder};
 use crate::matrix;
 use crate::scheduler::{Action, Decision, JobNode, JobResult, LegOutcome, LegSpec, Scheduler};
 use crate::shell;
@@ -67,6 +68,9 @@ pub struct RunContext {
     /// Set to cancel the run (Ctrl-C): running steps are stopped, and jobs
     /// whose `if:` still holds (`always()`) run.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Where the run's history goes, and where approvals come from;
+    /// `None`: nothing is recorded and a required approval fails the job.
+    pub recorder: Option<Arc<dyn RunRecorder>>,
 }
 
 /// What a calling job passes to a reusable workflow.
@@ -170,6 +174,8 @@ struct LegPlan {
     combo: Option<Object>,
     name: String,
     contexts: Object,
+    /// Its index among the job's legs.
+    leg: usize,
 }
 
 struct LegDone {
@@ -229,6 +235,8 @@ pub fn run_workflow(
         });
     }
     check_local_actions(&wf.file, jobs.iter().flat_map(|j| j.steps.iter()), &ctx.workspace, 0)?;
+    // Environments' rules are read (and checked) before anything runs.
+    environments(&ctx.workspace).map_err(|e| RunError::Invalid(e.to_string()))?;
     let mut resolve = |uses: &str| read_called_workflow(&ctx.workspace, &ctx.actions, uses);
     crate::reusable::check_calls(wf, &mut resolve).map_err(|e| RunError::Invalid(e.to_string()))?;
     let inputs = match &ctx.call {
@@ -310,6 +318,8 @@ pub fn run_workflow(
     let (tx, rx) = mpsc::channel::<LegDone>();
 
     let mut cancel_seen = false;
+    // Jobs waiting for their environment's rules, and the environment.
+    let mut waiting: HashMap<usize, String> = HashMap::new();
     loop {
         if !cancel_seen && ctx.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) {
             cancel_seen = true;
@@ -325,9 +335,13 @@ pub fn run_workflow(
                 Action::Decide { job } => {
                     let decision = decide(&jobs[job], job, &sched, &base, &job_outputs, &jobs, &shared);
                     match decision {
-                        Ok((d, legs, group)) => {
+                        Ok((d, legs, group, environment)) => {
                             if let Some((g, cancel_in_progress)) = group {
                                 sched.set_concurrency(job, &g, cancel_in_progress);
+                            }
+                            record_decided(&shared, &jobs[job], &jobs, &d, &legs, environment.as_deref(), now);
+                            if let (Decision::Wait { .. }, Some(env)) = (&d, environment) {
+                                waiting.insert(job, env);
                             }
                             if matches!(d, Decision::Skip) {
                                 reports.push((job, 0, skipped_report(&jobs[job], now)));
@@ -338,6 +352,7 @@ pub fn run_workflow(
                         }
                         Err(message) => {
                             shared.log(&jobs[job].id, &format!("Error: {message}"));
+                            record_decided(&shared, &jobs[job], &jobs, &Decision::Fail, &[], None, now);
                             reports.push((
                                 job,
                                 0,
@@ -348,6 +363,9 @@ pub fn run_workflow(
                     }
                 }
                 Action::Start { job, leg } => {
+                    if waiting.remove(&job).is_some() {
+                        shared.event(RunEvent::JobReleased { job: jobs[job].id.clone(), at: now });
+                    }
                     let cancel = Arc::new(AtomicBool::new(false));
                     cancels.insert((job, leg), cancel.clone());
                     let plan = plans[job][leg].clone();
@@ -356,6 +374,7 @@ pub fn run_workflow(
                     let tx = tx.clone();
                     std::thread::spawn(move || {
                         let started_at = shared.clock.now();
+                        shared.event(RunEvent::LegStarted { job: job_def.id.clone(), leg, at: started_at });
                         let (outcome, outputs, nested) = match &job_def.uses {
                             Some(_) => run_called(&job_def, &plan, &shared, &cancel),
                             None => {
@@ -364,6 +383,17 @@ pub fn run_workflow(
                             }
                         };
                         let finished_at = shared.clock.now();
+                        shared.event(RunEvent::LegFinished {
+                            job: job_def.id.clone(),
+                            leg,
+                            result: match outcome {
+                                LegOutcome::Success => JobResult::Success,
+                                LegOutcome::Failure => JobResult::Failure,
+                                LegOutcome::Cancelled => JobResult::Cancelled,
+                            },
+                            outputs_json: Value::object(outputs.clone()).to_json_compact(),
+                            at: finished_at,
+                        });
                         let _ = tx.send(LegDone { job, leg, outcome, outputs, nested, started_at, finished_at });
                     });
                 }
@@ -373,7 +403,29 @@ pub fn run_workflow(
                         c.store(true, Ordering::SeqCst);
                     }
                 }
-                Action::Finished { .. } => {}
+                Action::Finished { job, result } => {
+                    if waiting.remove(&job).is_some() {
+                        shared.event(RunEvent::JobReleased { job: jobs[job].id.clone(), at: now });
+                    }
+                    shared.event(RunEvent::JobFinished { job: jobs[job].id.clone(), result, at: now });
+                }
+            }
+        }
+        // Jobs held for an approval learn the reviewers' decisions.
+        for (job, needs_approval) in sched.gated() {
+            let Some(env) = waiting.get(&job) else { continue };
+            let decided = if needs_approval { ctx.recorder.as_ref().and_then(|r| r.approval(env)) } else { None };
+            if let Some(a) = decided {
+                progressed = true;
+                let comment = if a.comment.is_empty() { String::new() } else { format!(": {}", a.comment) };
+                if a.approved {
+                    shared.log(&jobs[job].id, &format!("Deployment to '{env}' approved by {}{comment}", a.actor));
+                    sched.approve(job);
+                } else {
+                    shared.log(&jobs[job].id, &format!("Deployment to '{env}' rejected by {}{comment}", a.actor));
+                    shared.log(&jobs[job].id, "The deployment was rejected or didn't satisfy other protection rules.");
+                    sched.reject(job);
+                }
             }
         }
         if sched.is_done() {
@@ -393,6 +445,8 @@ pub fn run_workflow(
         };
         // Wake at least every 100 ms to notice a cancelled run.
         let wait = if ctx.cancel.is_some() { wait.min(Duration::from_millis(100)) } else { wait };
+        // A waiting job polls the store for approvals (a cheap indexed read).
+        let wait = if waiting.is_empty() { wait } else { wait.min(Duration::from_millis(200)) };
         match rx.recv_timeout(wait.max(Duration::from_millis(1))) {
             Ok(done) => record(done, &mut sched, &plans, &mut leg_outputs, &mut job_outputs, &mut reports, &jobs),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -627,6 +681,8 @@ fn run_called(
         None => Vec::new(),
     };
     let mut sub = shared.ctx.clone();
+    // The calling job is what the history records.
+    sub.recorder = None;
     sub.workflow_path = uses.value.clone();
     sub.only_job = None;
     sub.changed_paths = None;
@@ -906,6 +962,13 @@ impl Shared {
         self.log.line(job, &self.mask(line));
     }
 
+    /// Reports to the run's history, if it keeps one.
+    fn event(&self, event: RunEvent) {
+        if let Some(r) = &self.ctx.recorder {
+            r.record(event);
+        }
+    }
+
     fn next_id(&self) -> u64 {
         self.counter.fetch_add(1, Ordering::SeqCst)
     }
@@ -995,7 +1058,7 @@ fn eval_env(env: &[(String, Node)], contexts: &Object) -> Result<Vec<(String, St
 
 /// A decision, its legs, and the job's concurrency group (name and
 /// cancel-in-progress).
-type Decided = (Decision, Vec<LegPlan>, Option<(String, bool)>);
+type Decided = (Decision, Vec<LegPlan>, Option<(String, bool)>, Option<String>);
 
 /// Decides a ready job: its `if:`, then its matrix legs.
 fn decide(
@@ -1027,7 +1090,7 @@ fn decide(
     let run = eval_if(job.if_cond.as_ref().map(|c| c.value.as_str()), &ctx, workflow::JOB_STATUS_FUNCTIONS, &host)
         .map_err(|e| format!("{}: if: {e}", job.id))?;
     if !run {
-        return Ok((Decision::Skip, Vec::new(), None));
+        return Ok((Decision::Skip, Vec::new(), None, None));
     }
     if let Some(k) = &job.container_key {
         return Err(format!(
@@ -1035,22 +1098,29 @@ fn decide(
             job.id, k.pos.line, k.value
         ));
     }
+    // The environment's protection rules: all must pass before the job
+    // is sent to a runner, as on GitHub.
+    let mut environment = None;
+    let mut gate = crate::environments::Gate::Open;
     if let Some(env) = &job.environment {
-        // Protection rules are not enforced yet: refuse rather than deploy
-        // past a required approval.
         let name = match env.get("name") {
             Some(n) => eval_node(n, &ctx, &[], &expr::NoHost)?,
             None => eval_node(env, &ctx, &[], &expr::NoHost)?,
         }
         .to_display_string();
-        if let Some(rule) = environment_rule(&shared.workspace, &name)
-            && rule == "required"
-        {
-            return Err(format!(
-                "{}: environment '{name}' requires an approval (.cloudlet/environments.yml), which cloudlet ci cannot wait for yet; the job did not run",
-                job.id
-            ));
+        gate = environments(&shared.workspace).map_err(|e| e.to_string())?.gate(&name, &shared.ctx.git_ref);
+        match &gate {
+            crate::environments::Gate::BranchNotAllowed(message) => return Err(format!("{}: {message}", job.id)),
+            crate::environments::Gate::Wait { approval: true, .. } if shared.ctx.recorder.is_none() => {
+                return Err(format!(
+                    "{}: environment '{name}' requires an approval ({}), and this run keeps no history to wait in; the job did not run",
+                    job.id,
+                    crate::environments::FILE
+                ));
+            }
+            _ => {}
         }
+        environment = Some(name);
     }
     let strategy = job.strategy.clone().unwrap_or_default();
     let combos: Vec<Option<Object>> = match &strategy.matrix {
@@ -1104,7 +1174,7 @@ fn decide(
             360.0 * 60.0
         });
         specs.push(LegSpec { timeout, continue_on_error });
-        legs.push(LegPlan { combo, name, contexts: leg_ctx });
+        legs.push(LegPlan { combo, name, contexts: leg_ctx, leg: i });
     }
     // The job's concurrency group, evaluated with its first leg's contexts.
     let group = match (&job.concurrency, legs.first()) {
@@ -1120,7 +1190,17 @@ fn decide(
         }
         _ => None,
     };
-    Ok((Decision::Run { legs: specs, fail_fast, max_parallel }, legs, group))
+    let run = Decision::Run { legs: specs, fail_fast, max_parallel };
+    let decision = match gate {
+        crate::environments::Gate::Wait { approval, wait_timer_minutes } => Decision::Wait {
+            approval,
+            not_before: (wait_timer_minutes > 0)
+                .then(|| shared.clock.now() + Duration::from_secs(wait_timer_minutes * 60)),
+            then: Box::new(run),
+        },
+        _ => run,
+    };
+    Ok((decision, legs, group, environment))
 }
 
 /// Status functions and `hashFiles` inside a running job.
@@ -1148,6 +1228,8 @@ impl Host for StepHost<'_> {
 /// The mutable state of one running leg.
 struct LegState {
     name: String,
+    /// Its index among the job's legs (for the run history).
+    leg: usize,
     contexts: Object,
     /// Values written to `GITHUB_ENV` so far.
     env_added: Vec<(String, String)>,
@@ -1165,6 +1247,7 @@ struct LegState {
 fn run_leg(job: &Job, plan: &LegPlan, shared: &Shared, cancel: &AtomicBool) -> (LegOutcome, Object) {
     let mut st = LegState {
         name: plan.name.clone(),
+        leg: plan.leg,
         contexts: plan.contexts.clone(),
         env_added: Vec::new(),
         paths_added: Vec::new(),
@@ -1316,7 +1399,13 @@ fn run_steps(steps: &[Step], outer_env: &[(String, String)], x: &Exec<'_>, st: &
         };
         if !run_it {
             record_step(st, step, "skipped", "skipped", Object::new());
+            if depth == 0 {
+                step_event(x, st, i, &display, Some("skipped"));
+            }
             continue;
+        }
+        if depth == 0 {
+            step_event(x, st, i, &display, None);
         }
         x.shared.log(&st.name, &format!("Run {display}"));
         let (outcome, outputs) = match run_step(step, outer_env, x, st, &host, depth) {
@@ -1344,6 +1433,16 @@ fn run_steps(steps: &[Step], outer_env: &[(String, String)], x: &Exec<'_>, st: &
             st.failed = true;
         }
         record_step(st, step, outcome_s, conclusion, outputs);
+        if depth == 0 {
+            x.shared.event(RunEvent::StepFinished {
+                job: x.job.id.clone(),
+                leg: st.leg,
+                step: i + 1,
+                outcome: outcome_s.to_owned(),
+                conclusion: conclusion.to_owned(),
+                at: x.shared.clock.now(),
+            });
+        }
     }
 }
 
@@ -1495,13 +1594,81 @@ fn run_step(
     result.map(|(ok, outputs, _)| (ok, outputs))
 }
 
-/// The `approval` rule of an environment in `.cloudlet/environments.yml`
-/// (`production: {approval: required}`).
-fn environment_rule(workspace: &Path, name: &str) -> Option<String> {
-    let text = std::fs::read_to_string(workspace.join(".cloudlet/environments.yml")).ok()?;
-    let root = crate::yaml::parse(&text).ok()??;
-    let (_, env) = root.as_map()?.iter().find(|(k, _)| k.as_str().is_some_and(|k| k.eq_ignore_ascii_case(name)))?;
-    env.get("approval").and_then(Node::as_str).map(str::to_owned)
+/// The environments' protection rules in `.cloudlet/environments.yml`
+/// (none when the file does not exist).
+fn environments(workspace: &Path) -> Result<crate::environments::Environments, crate::environments::EnvironmentsError> {
+    match std::fs::read_to_string(workspace.join(crate::environments::FILE)) {
+        Ok(text) => crate::environments::parse(crate::environments::FILE, &text),
+        Err(_) => Ok(crate::environments::Environments::default()),
+    }
+}
+
+/// Records a decided job: its legs, its needs, its environment, and
+/// whether it waits for the environment's rules.
+fn record_decided(
+    shared: &Shared,
+    job: &Job,
+    jobs: &[Job],
+    decision: &Decision,
+    legs: &[LegPlan],
+    environment: Option<&str>,
+    now: Timestamp,
+) {
+    if shared.ctx.recorder.is_none() {
+        return;
+    }
+    let name = job.name.as_ref().map_or_else(|| job.id.clone(), |n| n.value.clone());
+    let mut infos: Vec<LegInfo> = legs
+        .iter()
+        .map(|l| LegInfo {
+            name: l.name.clone(),
+            matrix_json: l.combo.clone().map(|c| Value::object(c).to_json_compact()),
+        })
+        .collect();
+    if infos.is_empty() {
+        infos.push(LegInfo { name: name.clone(), matrix_json: None });
+    }
+    let needs = job
+        .needs
+        .iter()
+        .filter_map(|n| jobs.iter().find(|j| j.id.eq_ignore_ascii_case(&n.value)).map(|j| j.id.clone()))
+        .collect();
+    shared.event(RunEvent::JobDecided {
+        job: job.id.clone(),
+        name,
+        needs,
+        environment: environment.map(str::to_owned),
+        legs: infos,
+        skipped: matches!(decision, Decision::Skip),
+        at: now,
+    });
+    if let (Decision::Wait { approval, .. }, Some(env)) = (decision, environment) {
+        let why = if *approval { "an approval" } else { "its wait timer" };
+        shared.log(&job.id, &format!("Waiting for {why} to deploy to '{env}'"));
+        shared.event(RunEvent::JobWaiting { job: job.id.clone(), environment: env.to_owned(), at: now });
+    }
+}
+
+/// Records a step starting (and, for a skipped step, finishing).
+fn step_event(x: &Exec<'_>, st: &LegState, i: usize, display: &str, skipped: Option<&str>) {
+    let at = x.shared.clock.now();
+    x.shared.event(RunEvent::StepStarted {
+        job: x.job.id.clone(),
+        leg: st.leg,
+        step: i + 1,
+        name: display.to_owned(),
+        at,
+    });
+    if let Some(s) = skipped {
+        x.shared.event(RunEvent::StepFinished {
+            job: x.job.id.clone(),
+            leg: st.leg,
+            step: i + 1,
+            outcome: s.to_owned(),
+            conclusion: s.to_owned(),
+            at,
+        });
+    }
 }
 
 /// `actions/checkout`, the artifact actions, `actions/setup-node` and
@@ -1900,6 +2067,16 @@ fn run_cache(
     let hit = crate::cache::lookup(&store.entries(), &key, &restore_keys, &version, &scopes);
     let mut outputs = Object::new();
     let exact = hit.as_ref().is_some_and(|h| h.exact);
+    x.shared.event(RunEvent::CacheLookup {
+        job: x.job.id.clone(),
+        leg: st.leg,
+        key: key.clone(),
+        hit: match &hit {
+            Some(h) if h.exact => CacheHit::Exact,
+            Some(_) => CacheHit::Partial,
+            None => CacheHit::Miss,
+        },
+    });
     let lookup = crate::cache::Lookup {
         job: x.job.id.clone(),
         leg: st.name.clone(),

@@ -162,6 +162,7 @@ fn run_command(args: RunArgs) -> Result<(), ()> {
         call: None,
         data_dir: args.data_dir.clone().or_else(|| crate::data_dir::default_data_dir().ok()),
         cancel: Some(cancel_on_ctrl_c()),
+        recorder: None,
     };
     let report = match run_workflow(&wf, &ctx, clock, Arc::new(StderrLog)) {
         Ok(r) => r,
