@@ -23,7 +23,8 @@
 //! nodes, pods and per-node aggregates; [`plugins`] are the filters and
 //! scores; [`framework`] runs one scheduling cycle; [`preemption`] is the
 //! PostFilter; [`simulate`] drives the queue and reports; [`workloads`]
-//! builds the benchmark clusters. Nothing here does I/O except
+//! builds the benchmark clusters; [`timeline`] runs a simulated cluster
+//! over time (scenarios, evictions, drains, the retrying queue). Nothing here does I/O except
 //! [`load::read_paths`], and nothing reads a clock.
 
 pub mod cluster;
@@ -37,6 +38,7 @@ pub mod preemption;
 pub mod quantity;
 pub mod rng;
 pub mod simulate;
+pub mod timeline;
 pub mod workloads;
 
 #[cfg(test)]

@@ -224,61 +224,35 @@ impl Simulation {
 
     /// One cycle; `nominated` is checked first (after a preemption).
     fn attempt(&mut self, pod_id: PodId, report: &mut Report, nominated: Option<NodeId>) -> Attempt {
-        let explain = self.explain_target == Some(pod_id);
-        if let Some(node) = nominated {
-            let state = self.framework.prefilter(&self.cluster, pod_id);
-            if self.framework.run_filters(&self.cluster, &state, pod_id, node).is_none() {
-                if explain {
-                    let cycle = self.framework.clone().schedule(&self.cluster, pod_id, true);
-                    self.record_explanation(pod_id, cycle.explanation.unwrap_or_default(), Some(node), None);
-                }
-                self.bind(pod_id, node, report);
-                return Attempt::Bound;
-            }
-        }
-        let cycle = self.framework.schedule(&self.cluster, pod_id, explain);
-        match cycle.decision {
-            Decision::Bind(node) => {
-                if explain {
-                    self.record_explanation(pod_id, cycle.explanation.unwrap_or_default(), Some(node), None);
-                }
-                self.bind(pod_id, node, report);
+        match self.cycle(pod_id, nominated) {
+            CycleOutcome::Bound(node) => {
+                let pod = &self.cluster.pods[pod_id];
+                report.placements.push(Placement {
+                    namespace: pod.namespace.clone(),
+                    name: pod.name.clone(),
+                    node: self.cluster.nodes[node].name.clone(),
+                });
                 Attempt::Bound
             }
-            Decision::Unschedulable(mut err) => {
-                let retry = retry_on(&err);
-                if self.framework.profile.preemption && err.num_all_nodes > 0 {
-                    match preemption::post_filter(&mut self.framework, &mut self.cluster, pod_id, &err, &self.budgets) {
-                        PostFilter::Preempted(p) => {
-                            let pod = &self.cluster.pods[pod_id];
-                            report.preemptions.push(PreemptionRecord {
-                                preemptor: (pod.namespace.clone(), pod.name.clone()),
-                                node: self.cluster.nodes[p.node].name.clone(),
-                                victims: p
-                                    .victims
-                                    .iter()
-                                    .map(|v| {
-                                        (self.cluster.pods[*v].namespace.clone(), self.cluster.pods[*v].name.clone())
-                                    })
-                                    .collect(),
-                            });
-                            if explain {
-                                self.record_explanation(
-                                    pod_id,
-                                    cycle.explanation.unwrap_or_default(),
-                                    None,
-                                    Some(err.message()),
-                                );
-                            }
-                            return Attempt::Preempted(p.victims);
-                        }
-                        PostFilter::Failed(message) => err.postfilter_message = Some(message),
-                    }
-                }
-                let message = err.message();
-                if explain {
-                    self.record_explanation(pod_id, cycle.explanation.unwrap_or_default(), None, Some(message.clone()));
-                }
+            CycleOutcome::Preempted { node, victims, .. } => {
+                let pod = &self.cluster.pods[pod_id];
+                report.preemptions.push(PreemptionRecord {
+                    preemptor: (pod.namespace.clone(), pod.name.clone()),
+                    node: self.cluster.nodes[node].name.clone(),
+                    victims: victims
+                        .iter()
+                        .map(|v| (self.cluster.pods[*v].namespace.clone(), self.cluster.pods[*v].name.clone()))
+                        .collect(),
+                });
+                Attempt::Preempted(victims)
+            }
+            CycleOutcome::Failed { message, rejectors } => {
+                let retry =
+                    if rejectors.iter().any(|p| matches!(p, Plugin::InterPodAffinity | Plugin::PodTopologySpread)) {
+                        RetryOn::Bind
+                    } else {
+                        RetryOn::Eviction
+                    };
                 if nominated.is_some() {
                     Attempt::FailedAfterPreemption(message, retry)
                 } else {
@@ -288,14 +262,57 @@ impl Simulation {
         }
     }
 
-    fn bind(&mut self, pod_id: PodId, node: NodeId, report: &mut Report) {
-        self.cluster.bind(pod_id, node);
-        let pod = &self.cluster.pods[pod_id];
-        report.placements.push(Placement {
-            namespace: pod.namespace.clone(),
-            name: pod.name.clone(),
-            node: self.cluster.nodes[node].name.clone(),
-        });
+    /// One scheduling cycle of one pod, binding it on success; `nominated`
+    /// (the node a preemption nominated it to) is checked first. On a
+    /// preemption the victims are already removed from the cluster.
+    pub fn cycle(&mut self, pod_id: PodId, nominated: Option<NodeId>) -> CycleOutcome {
+        let explain = self.explain_target == Some(pod_id);
+        if let Some(node) = nominated {
+            let state = self.framework.prefilter(&self.cluster, pod_id);
+            if self.framework.run_filters(&self.cluster, &state, pod_id, node).is_none() {
+                if explain {
+                    let cycle = self.framework.clone().schedule(&self.cluster, pod_id, true);
+                    self.record_explanation(pod_id, cycle.explanation.unwrap_or_default(), Some(node), None);
+                }
+                self.cluster.bind(pod_id, node);
+                return CycleOutcome::Bound(node);
+            }
+        }
+        let cycle = self.framework.schedule(&self.cluster, pod_id, explain);
+        match cycle.decision {
+            Decision::Bind(node) => {
+                if explain {
+                    self.record_explanation(pod_id, cycle.explanation.unwrap_or_default(), Some(node), None);
+                }
+                self.cluster.bind(pod_id, node);
+                CycleOutcome::Bound(node)
+            }
+            Decision::Unschedulable(mut err) => {
+                let rejectors = rejectors(&err);
+                if self.framework.profile.preemption && err.num_all_nodes > 0 {
+                    match preemption::post_filter(&mut self.framework, &mut self.cluster, pod_id, &err, &self.budgets) {
+                        PostFilter::Preempted(p) => {
+                            let message = err.message();
+                            if explain {
+                                self.record_explanation(
+                                    pod_id,
+                                    cycle.explanation.unwrap_or_default(),
+                                    None,
+                                    Some(message.clone()),
+                                );
+                            }
+                            return CycleOutcome::Preempted { node: p.node, victims: p.victims, message, rejectors };
+                        }
+                        PostFilter::Failed(message) => err.postfilter_message = Some(message),
+                    }
+                }
+                let message = err.message();
+                if explain {
+                    self.record_explanation(pod_id, cycle.explanation.unwrap_or_default(), None, Some(message.clone()));
+                }
+                CycleOutcome::Failed { message, rejectors }
+            }
+        }
     }
 
     fn record_explanation(
@@ -343,10 +360,27 @@ enum RetryOn {
     Never,
 }
 
-fn retry_on(err: &FitError) -> RetryOn {
-    let helped_by_binds =
-        err.statuses.values().any(|r| matches!(r.plugin, Plugin::InterPodAffinity | Plugin::PodTopologySpread));
-    if helped_by_binds { RetryOn::Bind } else { RetryOn::Eviction }
+/// The plugins that rejected the pod on some node (empty when a PreFilter
+/// rejected it or there are no nodes): the queue moves the pod back only on
+/// cluster events these plugins care about.
+pub fn rejectors(err: &FitError) -> Vec<Plugin> {
+    let mut plugins: Vec<Plugin> = err.statuses.values().chain(err.absent.as_ref()).map(|r| r.plugin).collect();
+    plugins.sort_by_key(|p| p.name());
+    plugins.dedup();
+    plugins
+}
+
+/// What one scheduling cycle did ([`Simulation::cycle`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CycleOutcome {
+    /// Bound to the node.
+    Bound(NodeId),
+    /// DefaultPreemption removed the victims and nominated the pod to
+    /// `node`; the pod itself stays pending this cycle. `message` is the
+    /// cycle's `FailedScheduling` text.
+    Preempted { node: NodeId, victims: Vec<PodId>, message: String, rejectors: Vec<Plugin> },
+    /// No node fits; the `FailedScheduling` text and the rejecting plugins.
+    Failed { message: String, rejectors: Vec<Plugin> },
 }
 
 enum Attempt {
