@@ -19,9 +19,9 @@ use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use rustix::fs::{fcntl_lock, FlockOperation};
+use rustix::fs::{FlockOperation, fcntl_lock};
 
-use super::{next_snapshot, Backend, BackendError, LockError, LockId, LockInfo, DEFAULT_WORKSPACE};
+use super::{Backend, BackendError, DEFAULT_WORKSPACE, LockError, LockId, LockInfo};
 use crate::state::{self, State};
 
 /// Terraform's default file names.
@@ -92,11 +92,7 @@ impl LocalBackend {
     }
 
     fn abs(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.root.join(p)
-        }
+        if p.is_absolute() { p.to_path_buf() } else { self.root.join(p) }
     }
 
     fn held(&self) -> MutexGuard<'_, HashMap<String, HeldLock>> {
@@ -186,15 +182,12 @@ impl Backend for LocalBackend {
             .map_err(|source| BackendError::State { path: self.state_path(workspace).display().to_string(), source })
     }
 
-    fn write_state(&self, workspace: &str, next: &State) -> Result<State, BackendError> {
+    fn put_state(&self, workspace: &str, state: &State) -> Result<(), BackendError> {
         let prior_bytes = self.read_bytes(workspace)?.filter(|b| !b.is_empty());
-        let prior = match &prior_bytes {
-            Some(bytes) => state::parse(bytes).unwrap_or(None),
-            None => None,
-        };
-        let Some(out) = next_snapshot(prior.as_ref(), next) else {
-            return Ok(prior.unwrap_or_else(|| next.clone()));
-        };
+        let text = state.to_json();
+        if prior_bytes.as_deref() == Some(text.as_bytes()) {
+            return Ok(());
+        }
         if let Some(bytes) = &prior_bytes {
             let first =
                 self.backed_up.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(workspace.to_owned());
@@ -205,8 +198,7 @@ impl Backend for LocalBackend {
                 std::fs::write(&backup, bytes).map_err(|e| self.io_error(&backup, e))?;
             }
         }
-        self.write_bytes(workspace, out.to_json().as_bytes())?;
-        Ok(out)
+        self.write_bytes(workspace, text.as_bytes())
     }
 
     fn lock(&self, workspace: &str, mut info: LockInfo) -> Result<LockId, LockError> {

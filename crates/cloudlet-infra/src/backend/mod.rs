@@ -44,11 +44,26 @@ pub trait Backend: fmt::Debug + Send + Sync {
     /// The workspace's latest snapshot; `None` when it has no state yet.
     fn read_state(&self, workspace: &str) -> Result<Option<State>, BackendError>;
 
-    /// Stores `state` as the workspace's snapshot and returns what was
-    /// stored. `serial` becomes the stored snapshot's serial + 1 when the
-    /// content differs from it (see [`next_snapshot`]), and nothing is
-    /// written when it does not.
-    fn write_state(&self, workspace: &str, state: &State) -> Result<State, BackendError>;
+    /// Stores `state` exactly as given (serial and lineage included), as
+    /// `state push` and backend migration do. The local backend first
+    /// copies the snapshot it replaces to `terraform.tfstate.backup`, once
+    /// per backend instance.
+    fn put_state(&self, workspace: &str, state: &State) -> Result<(), BackendError>;
+
+    /// Stores `state` as the workspace's next snapshot and returns what was
+    /// stored: `serial` becomes the stored snapshot's serial + 1 when the
+    /// content differs from it (see [`next_snapshot`]); nothing is written
+    /// when it does not.
+    fn write_state(&self, workspace: &str, state: &State) -> Result<State, BackendError> {
+        let prior = self.read_state(workspace)?;
+        match next_snapshot(prior.as_ref(), state) {
+            Some(next) => {
+                self.put_state(workspace, &next)?;
+                Ok(next)
+            }
+            None => Ok(prior.unwrap_or_else(|| state.clone())),
+        }
+    }
 
     /// Takes the workspace's lock, or says who holds it.
     fn lock(&self, workspace: &str, info: LockInfo) -> Result<LockId, LockError>;
@@ -209,6 +224,35 @@ pub fn lock_error_message(err: &LockError) -> String {
     )
 }
 
+/// Terraform's checks before `state push` or a migration overwrites a
+/// state (`CheckValidImport`): an empty existing state can always be
+/// replaced; otherwise the lineage must match and the serial must not go
+/// back, nor stay the same with different content.
+pub fn check_valid_import(new: &State, existing: Option<&State>) -> Result<(), String> {
+    let Some(existing) = existing.filter(|e| !e.is_empty()) else {
+        return Ok(());
+    };
+    if new.lineage != existing.lineage {
+        return Err(format!(
+            "cannot import state with lineage {:?} over unrelated state with lineage {:?}",
+            new.lineage, existing.lineage
+        ));
+    }
+    if new.serial < existing.serial {
+        return Err(format!(
+            "cannot import state with serial {} over newer state with serial {}",
+            new.serial, existing.serial
+        ));
+    }
+    if new.serial == existing.serial && !new.content_eq(existing) {
+        return Err(format!(
+            "cannot overwrite existing state with serial {} with a different state that has the same serial",
+            new.serial
+        ));
+    }
+    Ok(())
+}
+
 /// A backend failure other than lock contention.
 #[derive(Debug)]
 pub enum BackendError {
@@ -359,6 +403,35 @@ mod tests {
     fn rfc3339_nano_trims_like_go() {
         assert_eq!(rfc3339_nano(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339_nano(1_628_166_896_123_400_000), "2021-08-05T12:34:56.1234Z");
+    }
+
+    #[test]
+    fn import_checks_are_terraforms() {
+        let mut existing = State::new([1; 16]);
+        existing.serial = 3;
+        existing.outputs.insert(
+            "o".to_owned(),
+            crate::state::OutputState {
+                value: serde_json::Value::Bool(true),
+                type_: serde_json::Value::String("bool".to_owned()),
+                sensitive: false,
+                value_raw: None,
+                extra: serde_json::Map::new(),
+            },
+        );
+        let mut lower = existing.clone();
+        lower.serial = 1;
+        assert_eq!(
+            check_valid_import(&lower, Some(&existing)),
+            Err("cannot import state with serial 1 over newer state with serial 3".to_owned())
+        );
+        let other = State { serial: 9, ..State::new([2; 16]) };
+        assert!(check_valid_import(&other, Some(&existing)).expect_err("lineage").contains("over unrelated state"));
+        assert_eq!(check_valid_import(&other, None), Ok(()));
+        let mut same_serial = existing.clone();
+        same_serial.extra.insert("x".to_owned(), serde_json::Value::Bool(true));
+        assert!(check_valid_import(&same_serial, Some(&existing)).is_err());
+        assert_eq!(check_valid_import(&existing, Some(&existing)), Ok(()));
     }
 
     #[test]

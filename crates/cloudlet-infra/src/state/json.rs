@@ -148,6 +148,85 @@ fn write_number(out: &mut String, n: &Number) {
     }
 }
 
+/// JSON text re-indented as Go's `MarshalIndent` does with a
+/// `json.RawMessage`: the text is compacted (strings kept as written, apart
+/// from Go's HTML escapes) and indented, so object keys keep their order and
+/// numbers their digits. This is how Terraform writes back attributes it
+/// read and did not change.
+pub(crate) fn write_raw_indented(out: &mut String, raw: &str, depth: usize) {
+    let bytes = raw.as_bytes();
+    let mut depth = depth;
+    let mut i = 0;
+    // Whether the last structural byte opened a container (so an empty
+    // one closes on the same line) or was a value needing a comma.
+    let mut just_opened = false;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b'{' | b'[' => {
+                out.push(c as char);
+                depth += 1;
+                just_opened = true;
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if !just_opened {
+                    newline(out, depth);
+                }
+                just_opened = false;
+                out.push(c as char);
+                i += 1;
+            }
+            b',' => {
+                out.push(',');
+                newline(out, depth);
+                i += 1;
+            }
+            b':' => {
+                out.push_str(": ");
+                i += 1;
+            }
+            _ => {
+                if just_opened {
+                    newline(out, depth);
+                    just_opened = false;
+                }
+                if c == b'"' {
+                    let start = i;
+                    i += 1;
+                    while i < bytes.len() {
+                        match bytes[i] {
+                            b'\\' => i += 2,
+                            b'"' => {
+                                i += 1;
+                                break;
+                            }
+                            _ => i += 1,
+                        }
+                    }
+                    let text = &raw[start..i.min(raw.len())];
+                    for ch in text.chars() {
+                        match ch {
+                            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", ch as u32)),
+                            ch => out.push(ch),
+                        }
+                    }
+                } else {
+                    let start = i;
+                    while i < bytes.len()
+                        && !matches!(bytes[i], b',' | b'}' | b']' | b':' | b' ' | b'\t' | b'\n' | b'\r')
+                    {
+                        i += 1;
+                    }
+                    out.push_str(&raw[start..i]);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +250,17 @@ mod tests {
     fn escapes_strings_like_go() {
         let v = Value::String("a<b&c>\"\\\n\u{1}\u{2028}é".to_owned());
         assert_eq!(render(&v), "\"a\\u003cb\\u0026c\\u003e\\\"\\\\\\n\\u0001\\u2028é\"");
+    }
+
+    #[test]
+    fn raw_text_keeps_key_order_and_digits() {
+        let raw = r#"{"z": 1, "a": [ ], "m": {"k": "<\u00e9>"}, "n": 123456789012345678901234567890, "e": {}}"#;
+        let mut out = String::new();
+        write_raw_indented(&mut out, raw, 1);
+        assert_eq!(
+            out,
+            "{\n    \"z\": 1,\n    \"a\": [],\n    \"m\": {\n      \"k\": \"\\u003c\\u00e9\\u003e\"\n    },\n    \"n\": 123456789012345678901234567890,\n    \"e\": {}\n  }"
+        );
     }
 
     #[test]

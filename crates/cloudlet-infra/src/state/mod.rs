@@ -21,6 +21,7 @@
 //! callers may push in any order. `State::content_eq` compares two states
 //! ignoring `serial` (what "the content changed" means).
 
+pub mod addr;
 mod json;
 mod read;
 
@@ -29,7 +30,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 pub(crate) use json::write_string as json_string;
-pub use read::{parse, StateReadError};
+pub use read::{StateReadError, parse};
 
 /// The Terraform version cloudlet writes into states and lock infos: the
 /// version whose behaviour it reproduces.
@@ -61,6 +62,9 @@ pub struct OutputState {
     /// `["object",{"a":"number"}]`.
     pub type_: Value,
     pub sensitive: bool,
+    /// `value`'s text as read from a file; written back as it was (key
+    /// order, digits) while `value` still equals it, as Terraform does.
+    pub value_raw: Option<String>,
     /// OpenTofu's `deprecated` and anything else unknown.
     pub extra: Map<String, Value>,
 }
@@ -138,6 +142,10 @@ pub struct InstanceState {
     /// The object's attributes (an old state's `attributes_flat` is
     /// converted into this on read).
     pub attributes: Map<String, Value>,
+    /// `attributes`' text as read from a file; written back as it was (key
+    /// order, digits) while `attributes` still equals it, as Terraform
+    /// writes back objects it did not change. Leave `None` when building.
+    pub attributes_raw: Option<String>,
     /// Paths into `attributes` that are sensitive, each a list of steps
     /// `{"type":"get_attr","value":"password"}` / `{"type":"index","value":0}`.
     pub sensitive_attributes: Vec<Value>,
@@ -149,6 +157,24 @@ pub struct InstanceState {
     /// OpenTofu's instance `provider`, `depends_on`, newer Terraforms'
     /// `identity*`, and anything else unknown.
     pub extra: Map<String, Value>,
+}
+
+impl Default for State {
+    /// An empty state without a lineage yet; prefer [`State::new`], which
+    /// makes one (a state written without a lineage keeps the lineage of
+    /// the snapshot it replaces).
+    fn default() -> State {
+        State {
+            version: 4,
+            terraform_version: TERRAFORM_VERSION.to_owned(),
+            serial: 0,
+            lineage: String::new(),
+            outputs: BTreeMap::new(),
+            resources: Vec::new(),
+            check_results: None,
+            extra: Map::new(),
+        }
+    }
 }
 
 impl State {
@@ -171,6 +197,12 @@ impl State {
     /// `state push` treat as empty).
     pub fn is_empty(&self) -> bool {
         self.resources.iter().all(|r| r.instances.is_empty()) && self.outputs.is_empty()
+    }
+
+    /// Whether any resource has an instance (what `workspace delete`
+    /// refuses to lose without `-force`).
+    pub fn has_resources(&self) -> bool {
+        self.resources.iter().any(|r| !r.instances.is_empty())
     }
 
     /// Equal apart from `serial` and `terraform_version`: the test for
@@ -267,7 +299,13 @@ impl State {
             for (name, output) in &sorted.outputs {
                 let (out, depth) = outputs.key(name);
                 let mut o = json::ObjectWriter::new(out, depth);
-                o.field("value", &output.value);
+                match &output.value_raw {
+                    Some(raw) if serde_json::from_str::<Value>(raw).is_ok_and(|v| v == output.value) => {
+                        let (out, depth) = o.key("value");
+                        json::write_raw_indented(out, raw, depth);
+                    }
+                    _ => o.field("value", &output.value),
+                }
                 o.field("type", &output.type_);
                 if output.sensitive {
                     o.field("sensitive", &Value::Bool(true));
@@ -359,7 +397,12 @@ fn write_instances(out: &mut String, depth: usize, instances: &[InstanceState]) 
         o.u64_field("schema_version", inst.schema_version);
         {
             let (out, depth) = o.key("attributes");
-            json::write_object(out, &inst.attributes, depth);
+            match &inst.attributes_raw {
+                Some(raw) if serde_json::from_str::<Map<String, Value>>(raw).is_ok_and(|m| m == inst.attributes) => {
+                    json::write_raw_indented(out, raw, depth);
+                }
+                _ => json::write_object(out, &inst.attributes, depth),
+            }
         }
         o.field("sensitive_attributes", &Value::Array(inst.sensitive_attributes.clone()));
         if let Some(private) = &inst.private {
@@ -424,6 +467,7 @@ impl InstanceState {
             deposed: None,
             schema_version: 0,
             attributes,
+            attributes_raw: None,
             sensitive_attributes: Vec::new(),
             private: None,
             dependencies: Vec::new(),
@@ -512,6 +556,7 @@ mod tests {
                 value: Value::Bool(true),
                 type_: Value::String("bool".to_owned()),
                 sensitive: false,
+                value_raw: None,
                 extra: Map::new(),
             },
         );

@@ -126,7 +126,7 @@ pub fn parse(src: &[u8]) -> Result<Option<State>, StateReadError> {
                 let value = o.remove("value").unwrap_or(Value::Null);
                 let type_ = o.remove("type").unwrap_or(Value::Null);
                 let sensitive = take_bool(&mut o, "sensitive", &field)?;
-                outputs.insert(name, OutputState { value, type_, sensitive, extra: o });
+                outputs.insert(name, OutputState { value, type_, sensitive, value_raw: None, extra: o });
             }
         }
         Some(_) => return Err(field_error("outputs", "an object")),
@@ -142,7 +142,52 @@ pub fn parse(src: &[u8]) -> Result<Option<State>, StateReadError> {
         Some(_) => return Err(field_error("resources", "a list")),
     }
     let check_results = top.remove("check_results");
-    Ok(Some(State { version, terraform_version, serial, lineage, outputs, resources, check_results, extra: top }))
+    let mut state =
+        State { version, terraform_version, serial, lineage, outputs, resources, check_results, extra: top };
+    attach_raw(src, &mut state);
+    Ok(Some(state))
+}
+
+/// The file's own text of every `attributes` object and output `value`,
+/// kept so an unchanged object is written back exactly as it was.
+fn attach_raw(src: &[u8], state: &mut State) {
+    use serde_json::value::RawValue;
+    #[derive(serde::Deserialize)]
+    struct RawState<'a> {
+        #[serde(borrow, default)]
+        outputs: Option<BTreeMap<String, RawOutput<'a>>>,
+        #[serde(borrow, default)]
+        resources: Option<Vec<RawResource<'a>>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct RawOutput<'a> {
+        #[serde(borrow, default)]
+        value: Option<&'a RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct RawResource<'a> {
+        #[serde(borrow, default)]
+        instances: Option<Vec<RawInstance<'a>>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct RawInstance<'a> {
+        #[serde(borrow, default)]
+        attributes: Option<&'a RawValue>,
+    }
+    let Ok(text) = std::str::from_utf8(src) else { return };
+    let Ok(raw) = serde_json::from_str::<RawState<'_>>(text) else { return };
+    for (name, output) in raw.outputs.unwrap_or_default() {
+        if let (Some(o), Some(v)) = (state.outputs.get_mut(&name), output.value) {
+            o.value_raw = Some(v.get().to_owned());
+        }
+    }
+    for (r, raw_r) in state.resources.iter_mut().zip(raw.resources.unwrap_or_default()) {
+        for (i, raw_i) in r.instances.iter_mut().zip(raw_r.instances.unwrap_or_default()) {
+            if let Some(a) = raw_i.attributes.filter(|a| a.get().starts_with('{')) {
+                i.attributes_raw = Some(a.get().to_owned());
+            }
+        }
+    }
 }
 
 fn field_error(field: &str, what: &str) -> StateReadError {
@@ -263,6 +308,7 @@ fn instance(raw: Value, field: &str) -> Result<InstanceState, StateReadError> {
         deposed,
         schema_version,
         attributes,
+        attributes_raw: None,
         sensitive_attributes,
         private,
         dependencies,
