@@ -8,16 +8,22 @@
 //! (with tfvars precedence) and locals as a `Scope`. The rest of the engine
 //! (graph, plan, apply), state and backends build on these.
 
+pub mod apply;
 pub mod backend;
 pub mod config;
 pub mod console;
 pub mod convert;
+pub mod decode;
 pub mod diag;
 pub mod eval;
 pub mod format;
 pub mod funcs;
+pub mod graph;
 pub mod module;
 pub mod number;
+pub mod plan;
+pub mod providers;
 pub mod refs;
+pub mod render;
 pub mod state;
 pub mod value;
