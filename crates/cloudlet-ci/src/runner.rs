@@ -527,11 +527,11 @@ fn record(
         job_outputs[done.job].set(k, v.clone());
     }
     leg_outputs[done.job][done.leg] = Some(done.outputs.clone());
-    let result = match done.outcome {
+    let result = sched.leg_result(done.job, done.leg).unwrap_or(match done.outcome {
         LegOutcome::Success => JobResult::Success,
         LegOutcome::Failure => JobResult::Failure,
         LegOutcome::Cancelled => JobResult::Cancelled,
-    };
+    });
     reports.push((
         done.job,
         done.leg,

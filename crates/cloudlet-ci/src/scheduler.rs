@@ -482,6 +482,19 @@ impl Scheduler {
         }
     }
 
+    /// A finished leg's result as the scheduler settled it (a leg stopped
+    /// by its timeout failed, whatever its process reported), until its job
+    /// is settled by the next `poll`.
+    pub fn leg_result(&self, job: usize, leg: usize) -> Option<JobResult> {
+        match self.phases.get(job)? {
+            Phase::Running { legs, .. } => match legs.get(leg)? {
+                (_, LegState::Done(r)) => Some(*r),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Records how a started leg ended.
     pub fn leg_finished(&mut self, job: usize, leg: usize, outcome: LegOutcome) {
         let Some(Phase::Running { legs, fail_fast, tripped, .. }) = self.phases.get_mut(job) else { return };

@@ -115,6 +115,31 @@ pub fn critical_path(nodes: &[JobNode], durations: &[Duration]) -> (Duration, Ve
     (finish[end], path)
 }
 
+/// A reproducible random job graph of `n` jobs for tests and benchmarks:
+/// each job needs up to three earlier ones, and lasts `min..max`. The
+/// same seed gives the same graph on any machine (xorshift64).
+pub fn random_graph(seed: u64, n: usize, min: Duration, max: Duration) -> (Vec<JobNode>, Vec<Duration>) {
+    let mut state = seed.max(1);
+    let mut next = move |m: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        if m == 0 { 0 } else { state % m }
+    };
+    let span = u64::try_from(max.saturating_sub(min).as_millis()).unwrap_or(u64::MAX).max(1);
+    let mut nodes = Vec::with_capacity(n);
+    let mut durations = Vec::with_capacity(n);
+    for i in 0..n {
+        let k = if i == 0 { 0 } else { next(4) as usize };
+        let mut needs: Vec<usize> = (0..k).map(|_| next(i as u64) as usize).collect();
+        needs.sort_unstable();
+        needs.dedup();
+        nodes.push(JobNode { id: format!("j{i}"), needs });
+        durations.push(min + Duration::from_millis(next(span)));
+    }
+    (nodes, durations)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,8 @@
 //! materialises that commit, as on GitHub. `"repeat": N` runs the workflow
 //! N times against one data dir (caches carry over); the other checks are
 //! of the last run, except `"caches"`: the hit kind of every cache lookup
-//! of all runs, in order.
+//! of all runs, in order. `"error"` expects the run to be refused with
+//! that message before anything runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -98,13 +99,23 @@ fn run_case(dir: &Path) -> Result<(), String> {
         run_number: 1,
         ..RunContext::default()
     };
+    // `"error"`: the run is refused with this message and nothing runs.
+    let want_error = expected.get("error").and_then(Value::as_str);
     let repeat = expected.get("repeat").map_or(1, |v| v.to_number() as usize).max(1);
     let mut caches = Vec::new();
     let mut last = None;
     for i in 0..repeat {
         let log = Arc::new(Captured::default());
         let ctx = RunContext { run_id: i as u64 + 1, run_number: i as u64 + 1, ..ctx.clone() };
-        let report = run_workflow(&wf, &ctx, SystemClock::shared(), log.clone()).map_err(|e| e.to_string())?;
+        let report = match (run_workflow(&wf, &ctx, SystemClock::shared(), log.clone()), want_error) {
+            (Ok(r), None) => r,
+            (Err(e), Some(want)) if e.to_string().contains(want) => {
+                let lines = log.0.lock().map(|l| l.len()).unwrap_or(0);
+                return if lines == 0 { Ok(()) } else { Err(format!("{lines} log lines: something ran")) };
+            }
+            (Ok(_), Some(want)) => return Err(format!("the run started; expected the error {want:?}")),
+            (Err(e), _) => return Err(e.to_string()),
+        };
         caches.extend(report.caches.iter().map(|c| c.hit.as_str()));
         last = Some((report, log));
     }
