@@ -31,6 +31,8 @@
 //! deleted pod is gone at once (no grace period); the cluster's objects
 //! are the scheduler's model, not stored API objects.
 
+pub mod scenario;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -40,12 +42,12 @@ use serde_json::Value;
 
 use crate::cluster::{Cluster, NodeId, PodId};
 use crate::config::{Plugin, Profile};
-use crate::framework::{truncate_event_message, Framework};
+use crate::framework::{Framework, truncate_event_message};
 use crate::labels::{Effect, Taint, Toleration};
 use crate::load::{DisruptionBudget, Document, LoadError, Manifests};
 use crate::model::{Node, Pod};
 use crate::simulate::{
-    CycleOutcome, NodeUsage, Pending, Placement, PreemptionRecord, Report, SimulateError, Simulation, GATED_MESSAGE,
+    CycleOutcome, GATED_MESSAGE, NodeUsage, Pending, Placement, PreemptionRecord, Report, SimulateError, Simulation,
 };
 
 /// `podInitialBackoffSeconds`.
@@ -797,16 +799,6 @@ impl Timeline {
                 format!("Warning: {}", warnings.join("; ")),
             ));
         }
-        for &pod_id in &evict {
-            let pod = &self.sim.cluster.pods[pod_id];
-            events.push(client(
-                now,
-                ObjectRef::pod(pod),
-                EventType::Normal,
-                "Evicting",
-                format!("evicting pod {}", pod.key()),
-            ));
-        }
         self.drains.retain(|d| d.node != node);
         self.drains.push(Drain { node: node.to_string(), waiting: evict.into_iter().map(|p| (p, now)).collect() });
         self.run_drains(now, &mut events);
@@ -1215,6 +1207,12 @@ impl Timeline {
     /// Deletes a pod: frees its node, stops its containers, lets its
     /// ReplicaSet replace it.
     fn delete(&mut self, now: Timestamp, pod_id: PodId, events: &mut Vec<Event>) {
+        self.delete_pod_record(now, pod_id, events, true);
+    }
+
+    /// Deletes a pod; `replace` lets its ReplicaSet react (not when the
+    /// ReplicaSet itself deletes it).
+    fn delete_pod_record(&mut self, now: Timestamp, pod_id: PodId, events: &mut Vec<Event>, replace: bool) {
         let was_bound = self.sim.cluster.pod_node[pod_id].is_some();
         if self.pods[pod_id].phase == PodPhase::Deleted {
             return;
@@ -1244,7 +1242,7 @@ impl Timeline {
         if was_bound {
             self.move_pods(now, ClusterEvent::AssignedPodDelete);
         }
-        if let Some(owner) = self.pods[pod_id].owner.filter(|o| !self.deployments[*o].deleted) {
+        if let Some(owner) = self.pods[pod_id].owner.filter(|o| replace && !self.deployments[*o].deleted) {
             self.reconcile(now, owner, events);
         }
     }
@@ -1311,7 +1309,7 @@ impl Timeline {
                     RS_CONTROLLER,
                     format!("Deleted pod: {name}"),
                 ));
-                self.delete(now, pod_id, events);
+                self.delete_pod_record(now, pod_id, events, false);
             }
         }
     }
@@ -1347,15 +1345,16 @@ impl Timeline {
         sorted
     }
 
-    /// `NAME-xxxxx` with the controllers' alphabet, not taken by a live pod.
+    /// `NAME-xxxxx` with the controllers' alphabet, never used before in the
+    /// namespace.
     fn generate_name(&mut self, index: usize) -> String {
         loop {
             let record = &mut self.deployments[index];
             record.generated += 1;
             let seed = format!("{}/{}/{}", record.namespace, record.rs_name, record.generated);
             let name = format!("{}-{}", record.rs_name, suffix(fnv(&seed, 0xcbf2_9ce4_8422_2325)));
-            let namespace = record.namespace.clone();
-            if self.live_pod(&namespace, &name).is_none() {
+            let namespace = &record.namespace;
+            if !self.sim.cluster.pods.iter().any(|p| &p.namespace == namespace && p.name == name) {
                 return name;
             }
         }
@@ -1379,7 +1378,26 @@ impl Timeline {
     fn schedule_one(&mut self, now: Timestamp, pod_id: PodId, events: &mut Vec<Event>) {
         let nominated =
             self.pods[pod_id].nominated.as_ref().and_then(|n| self.sim.cluster.node_by_name.get(n)).copied();
-        match self.sim.cycle(pod_id, nominated) {
+        // Pods of equal or higher priority nominated to a node count as
+        // bound there while this pod is filtered (as
+        // RunFilterPluginsWithNominatedPods adds them).
+        let priority = self.sim.cluster.pods[pod_id].priority;
+        let nominees: Vec<(PodId, NodeId)> = (0..self.pods.len())
+            .filter(|p| *p != pod_id && self.pods[*p].phase == PodPhase::Pending)
+            .filter(|p| self.sim.cluster.pods[*p].priority >= priority)
+            .filter_map(|p| {
+                let node = self.pods[p].nominated.as_ref()?;
+                self.sim.cluster.node_by_name.get(node).map(|n| (p, *n))
+            })
+            .collect();
+        for (nominee, node) in &nominees {
+            self.sim.cluster.bind(*nominee, *node);
+        }
+        let outcome = self.sim.cycle(pod_id, nominated);
+        for (nominee, _) in &nominees {
+            self.sim.cluster.unbind(*nominee);
+        }
+        match outcome {
             CycleOutcome::Bound(node) => self.bound(now, pod_id, node, events, true),
             CycleOutcome::Failed { message, rejectors } => self.failed(now, pod_id, message, rejectors, events),
             CycleOutcome::Preempted { node, victims, message, rejectors } => {
@@ -1550,6 +1568,13 @@ impl Timeline {
                 let pod = &self.sim.cluster.pods[pod_id];
                 let pod_ref = ObjectRef::pod(pod);
                 let (namespace, name) = (pod.namespace.clone(), pod.name.clone());
+                events.push(client(
+                    now,
+                    pod_ref.clone(),
+                    EventType::Normal,
+                    "Evicting",
+                    format!("evicting pod {namespace}/{name}"),
+                ));
                 match self.evict(pod_id) {
                     Ok(()) => {
                         self.delete(now, pod_id, events);
@@ -1711,11 +1736,7 @@ fn min_toleration_seconds(used: &[&Toleration]) -> Option<u64> {
 /// -1 for no age.
 fn log2_bucket(age: Duration) -> i64 {
     let nanos = u64::try_from(age.as_nanos()).unwrap_or(u64::MAX);
-    if nanos == 0 {
-        -1
-    } else {
-        63 - i64::from(nanos.leading_zeros())
-    }
+    if nanos == 0 { -1 } else { 63 - i64::from(nanos.leading_zeros()) }
 }
 
 fn effect_name(e: Effect) -> &'static str {
