@@ -1067,6 +1067,19 @@ impl<'a> Walker<'a> {
             };
             let forced = self.input.options.replace.iter().any(|p| p == &addr || (key.is_none() && p == &r.addr()));
             let triggered = self.replace_triggered(r, &inst_scope, ctx, module);
+            let mut planned = planned;
+            let replace_anyway = forced || prior_tainted || triggered;
+            if prior_value.is_some() && replace_anyway && planned.requires_replace.is_empty() {
+                // A replacement the provider did not ask for plans as a
+                // fresh object.
+                match provider.plan_change(&r.type_name, None, &config) {
+                    Ok(fresh) => planned.planned = fresh.planned,
+                    Err(e) => {
+                        let d = Diagnostic::new(e.summary, e.detail, None);
+                        self.error(m, r.file, &context, r.at, &d);
+                    }
+                }
+            }
             change.after = Some(planned.planned.clone());
             change.action = match &prior_value {
                 None => Action::Create,

@@ -233,7 +233,9 @@ fn resource_body(out: &mut String, st: &Style, c: &ResourceChange, drift: bool) 
             }
             let v = whole(out, st, "-", &bv, 6);
             lines.push(("-".into(), k.clone(), format!("{v} -> null")));
-        } else if same(&bv, &av) || bv.is_null() && av.is_null() {
+        } else if bv.is_null() && av.is_null() && !av.is_unknown() {
+            continue;
+        } else if same(&bv, &av) {
             if identifying(k) && !bv.is_null() {
                 lines.push((" ".into(), k.clone(), scalar_or_whole(out, st, &bv)));
             } else {
@@ -356,7 +358,9 @@ pub fn drift_text(st: &Style, plan: &Plan) -> String {
         st.bold("Note: Objects have changed outside of cloudlet"),
         wrap("cloudlet detected the following changes made outside of cloudlet since the last \"cloudlet infra apply\":")
     );
-    for c in &plan.drift {
+    let mut drift: Vec<&ResourceChange> = plan.drift.iter().collect();
+    drift.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+    for c in drift {
         s.push_str(&resource_change(st, c, true));
         s.push('\n');
     }
@@ -369,10 +373,18 @@ pub fn drift_text(st: &Style, plan: &Plan) -> String {
     s
 }
 
+/// Terraform's order of changes: by module, data sources first, type,
+/// name, then instance key.
+fn order_key(c: &ResourceChange) -> (String, u8, String, String, Option<crate::state::IndexKey>) {
+    let mode = if c.mode == Mode::Data { 0 } else { 1 };
+    (c.module.clone().unwrap_or_default(), mode, c.type_name.clone(), c.name.clone(), c.key.clone())
+}
+
 /// The whole plan as `plan` prints it (after the refresh lines).
 pub fn plan_text(st: &Style, plan: &Plan) -> String {
     let mut s = drift_text(st, plan);
-    let effective: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let mut effective: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    effective.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     if plan.mode == PlanMode::RefreshOnly {
         if plan.drift.is_empty() && !plan.outputs.iter().any(output_changed) {
             let _ = write!(
