@@ -425,6 +425,23 @@ pub fn run_workflow(
                     shared.log(&jobs[job].id, &format!("Deployment to '{env}' rejected by {}{comment}", a.actor));
                     shared.log(&jobs[job].id, "The deployment was rejected or didn't satisfy other protection rules.");
                     sched.reject(job);
+                    // Its legs never run, and fail as the job does.
+                    let now = clock.now();
+                    for (l, plan) in plans[job].iter().enumerate() {
+                        reports.push((
+                            job,
+                            l,
+                            JobReport {
+                                id: jobs[job].id.clone(),
+                                name: plan.name.clone(),
+                                matrix: plan.combo.clone(),
+                                result: JobResult::Failure,
+                                outputs: Object::new(),
+                                started_at: now,
+                                finished_at: now,
+                            },
+                        ));
+                    }
                 }
             }
         }
@@ -877,6 +894,32 @@ fn github_context(wf: &Workflow, ctx: &RunContext, event_path: &Path) -> Value {
 
 fn workflow_name(wf: &Workflow, ctx: &RunContext) -> String {
     wf.name.as_ref().map_or_else(|| ctx.workflow_path.clone(), |n| n.value.clone())
+}
+
+/// The workflow's name as the run reports it (`GITHUB_WORKFLOW`): its
+/// `name:`, else its file path.
+pub fn run_workflow_name(wf: &Workflow, ctx: &RunContext) -> String {
+    workflow_name(wf, ctx)
+}
+
+/// The workflow-level `concurrency` group and `cancel-in-progress`,
+/// evaluated with the `github`, `inputs` and `vars` contexts; `None`
+/// without one.
+pub fn workflow_concurrency(wf: &Workflow, ctx: &RunContext) -> Result<Option<(String, bool)>, RunError> {
+    let Some(node) = &wf.concurrency else { return Ok(None) };
+    let mut contexts = Object::new();
+    contexts.set("github", github_context(wf, ctx, Path::new("")));
+    contexts.set("inputs", Value::object(inputs_context(wf, ctx)?));
+    contexts.set("vars", pairs_object(&ctx.vars));
+    let v = eval_node(node, &contexts, &[], &expr::NoHost)
+        .map_err(|e| RunError::Evaluation(format!("concurrency: {e}")))?;
+    Ok(Some(match &v {
+        Value::Object(o) => (
+            o.get("group").map(Value::to_display_string).unwrap_or_default(),
+            o.get("cancel-in-progress").is_some_and(Value::is_truthy),
+        ),
+        other => (other.to_display_string(), false),
+    }))
 }
 
 /// `runner.arch` / `RUNNER_ARCH` in GitHub's spelling.

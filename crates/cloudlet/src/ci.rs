@@ -1,8 +1,15 @@
 //! `cloudlet ci run`: flags → a run context (the github context from the
-//! local git repository) → `cloudlet_ci::runner`. Wiring only: parsing,
-//! validation, scheduling and running live in `cloudlet-ci`.
+//! local git repository) → `cloudlet_ci::runner`, with the run recorded
+//! in the data dir's store as it progresses, its workflow-level
+//! concurrency group held there, and live progress on stderr. The
+//! history commands are in `history`, the progress view in `progress`.
+//! Wiring only: parsing, validation, scheduling and running live in
+//! `cloudlet-ci`, SQL in `cloudlet-store`.
 
-use std::io::Write as _;
+mod history;
+mod progress;
+
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -10,9 +17,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Subcommand};
 use cloudlet_ci::expr::{Object, Value};
-use cloudlet_ci::runner::{LogSink, RunContext, RunReport, run_workflow};
+use cloudlet_ci::history::{RunRecorder, RunStatus};
+use cloudlet_ci::runner::{RunContext, RunReport, run_workflow, run_workflow_name, workflow_concurrency};
 use cloudlet_ci::workflow::{Workflow, parse_workflow};
 use cloudlet_core::SystemClock;
+use cloudlet_store::{GroupState, NewRun, Store, StoreRecorder};
 
 #[derive(Debug, Args)]
 pub(crate) struct CiArgs {
@@ -23,7 +32,19 @@ pub(crate) struct CiArgs {
 #[derive(Debug, Subcommand)]
 enum CiCommand {
     /// Run a workflow of the repository on this machine, as GitHub Actions would
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// List recorded runs, newest first
+    Runs(history::RunsArgs),
+    /// One run: its jobs with durations, the job graph with the critical path and exclusive times
+    Show(history::ShowArgs),
+    /// A run's logs (secrets are never stored)
+    Logs(history::LogsArgs),
+    /// Success rate, p50/p95 durations, cache hit rate and DORA metrics per environment
+    Stats(history::StatsArgs),
+    /// Approve a waiting run's deployment to an environment
+    Approve(history::DecideArgs),
+    /// Reject a waiting run's deployment to an environment (the job fails)
+    Reject(history::DecideArgs),
 }
 
 #[derive(Debug, Args)]
@@ -64,12 +85,15 @@ struct RunArgs {
     /// How many job legs may run at once [default: the number of cores]
     #[arg(long, value_name = "N")]
     max_parallel: Option<usize>,
-    /// Where caches live [default: as for `cloudlet up`]
+    /// Where caches and the run history live [default: as for `cloudlet up`]
     #[arg(long, env = "CLOUDLET_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Print the run as one JSON object at the end (logs go to stderr)
+    /// Print the run as one JSON object at the end (progress goes to stderr)
     #[arg(long)]
     json: bool,
+    /// Stream every step's log lines to stderr, prefixed by the job
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {
@@ -81,22 +105,19 @@ fn key_value(s: &str) -> Result<(String, String), String> {
 
 pub(crate) fn run(args: CiArgs) -> Result<(), ()> {
     match args.command {
-        CiCommand::Run(args) => run_command(args),
+        CiCommand::Run(args) => run_command(*args),
+        CiCommand::Runs(args) => history::runs(args),
+        CiCommand::Show(args) => history::show(args),
+        CiCommand::Logs(args) => history::logs(args),
+        CiCommand::Stats(args) => history::stats(args),
+        CiCommand::Approve(args) => history::decide(args, true),
+        CiCommand::Reject(args) => history::decide(args, false),
     }
 }
 
 fn fail(message: &str) -> Result<(), ()> {
     let _ = writeln!(std::io::stderr(), "error: {message}");
     Err(())
-}
-
-/// Logs go to stderr, one line per output line, prefixed by the job.
-struct StderrLog;
-
-impl LogSink for StderrLog {
-    fn line(&self, job: &str, line: &str) {
-        let _ = writeln!(std::io::stderr().lock(), "[{job}] {line}");
-    }
 }
 
 fn run_command(args: RunArgs) -> Result<(), ()> {
@@ -139,7 +160,7 @@ fn run_command(args: RunArgs) -> Result<(), ()> {
     };
     let clock = SystemClock::shared();
     let run_id = clock.now().as_unix_millis();
-    let ctx = RunContext {
+    let mut ctx = RunContext {
         workspace: dir.clone(),
         workflow_path: file,
         event_name: args.event.clone(),
@@ -164,10 +185,107 @@ fn run_command(args: RunArgs) -> Result<(), ()> {
         cancel: Some(cancel_on_ctrl_c()),
         recorder: None,
     };
-    let report = match run_workflow(&wf, &ctx, clock, Arc::new(StderrLog)) {
-        Ok(r) => r,
-        Err(e) => return fail(&e.to_string()),
+    let progress = Arc::new(progress::Progress::new(std::io::stderr().is_terminal(), args.verbose));
+    // The run's history; without a usable data dir the run still runs.
+    let store = match history::open_store(ctx.data_dir.as_deref()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "warning: the run is not recorded: {e}");
+            None
+        }
     };
+    let recorder = match &store {
+        Some(store) => {
+            let new = NewRun {
+                repository: ctx.repository.clone(),
+                workflow: run_workflow_name(&wf, &ctx),
+                workflow_path: ctx.workflow_path.clone(),
+                event: ctx.event_name.clone(),
+                git_ref: ctx.git_ref.clone(),
+                sha: ctx.sha.clone(),
+                commit_at: self::git(&dir, &["show", "-s", "--format=%ct", &ctx.sha])
+                    .and_then(|s| s.parse().ok())
+                    .map(cloudlet_core::Timestamp::from_unix_secs),
+                created_at: clock.now(),
+                pid: std::process::id(),
+                pid_start: history::process_start(std::process::id()).unwrap_or(0),
+            };
+            match store.ci_create_run(&new) {
+                Ok(record) => {
+                    ctx.run_id = record.run_id;
+                    ctx.run_number = record.run_number;
+                    Some(Arc::new(StoreRecorder::new(store.clone(), record.run_id)))
+                }
+                Err(e) => return fail(&history::error_chain(&e)),
+            }
+        }
+        None => None,
+    };
+    if let (Some(store), Some(rec)) = (&store, &recorder) {
+        match hold_concurrency_group(store, rec.run_id(), &wf, &ctx, &progress) {
+            Ok(None) => {}
+            Ok(Some(message)) => {
+                let _ = store.ci_finish_run(rec.run_id(), "cancelled", clock.now(), Some(&message));
+                if args.json {
+                    let _ = writeln!(
+                        std::io::stdout().lock(),
+                        "{}",
+                        serde_json::json!({"run_id": rec.run_id().to_string(), "conclusion": "cancelled", "jobs": []})
+                    );
+                }
+                return Err(());
+            }
+            Err(e) => {
+                let _ = store.ci_finish_run(rec.run_id(), "failure", clock.now(), Some(&e));
+                return fail(&e);
+            }
+        }
+        if let Err(e) = store.ci_set_status(rec.run_id(), RunStatus::InProgress, clock.now()) {
+            return fail(&history::error_chain(&e));
+        }
+        ctx.recorder = Some(Arc::new(progress::Recorder { store: rec.clone(), progress: progress.clone() }));
+    }
+    // A newer run of the concurrency group may ask this one to stop.
+    let stop_watch = Arc::new(AtomicBool::new(false));
+    let cancel_note: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    if let (Some(rec), Some(cancel)) = (&recorder, &ctx.cancel) {
+        let (rec, cancel, stop, note, progress) =
+            (rec.clone(), cancel.clone(), stop_watch.clone(), cancel_note.clone(), progress.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                if let Some(message) = rec.cancel_requested() {
+                    progress.log("run", &message);
+                    if let Ok(mut n) = note.lock() {
+                        *n = Some(message);
+                    }
+                    cancel.store(true, Ordering::SeqCst);
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        });
+    }
+    let logs = Arc::new(progress::Logs { store: recorder.clone(), progress: progress.clone() });
+    let result = run_workflow(&wf, &ctx, clock.clone(), logs);
+    stop_watch.store(true, Ordering::SeqCst);
+    if let Some(rec) = &recorder {
+        rec.flush_logs();
+    }
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if let (Some(store), Some(rec)) = (&store, &recorder) {
+                let _ = store.ci_finish_run(rec.run_id(), "failure", clock.now(), Some(&e.to_string()));
+            }
+            return fail(&e.to_string());
+        }
+    };
+    if let (Some(store), Some(rec)) = (&store, &recorder) {
+        let note = cancel_note.lock().ok().and_then(|n| n.clone());
+        if let Err(e) = store.ci_finish_run(rec.run_id(), report.conclusion.as_str(), clock.now(), note.as_deref()) {
+            let _ = writeln!(std::io::stderr(), "warning: {}", history::error_chain(&e));
+        }
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         let _ = writeln!(out, "{}", report.to_json().to_json_compact());
@@ -192,6 +310,40 @@ fn summary(report: &RunReport) -> String {
     }
     s.push_str(&format!("run {}: {}\n", report.run_id, report.conclusion.as_str()));
     s
+}
+
+/// Holds the workflow's concurrency group (if it has one) in the store,
+/// waiting as `pending` while another run holds it. `Ok(Some(message))`:
+/// a newer run replaced this one before it started.
+fn hold_concurrency_group(
+    store: &Store,
+    run_id: u64,
+    wf: &Workflow,
+    ctx: &RunContext,
+    progress: &progress::Progress,
+) -> Result<Option<String>, String> {
+    let Some((group, cancel_in_progress)) = workflow_concurrency(wf, ctx).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let now = || history::now();
+    let state = store
+        .ci_enter_group(run_id, &group, cancel_in_progress, &history::alive)
+        .map_err(|e| history::error_chain(&e))?;
+    if state == GroupState::Running {
+        return Ok(None);
+    }
+    store.ci_set_status(run_id, RunStatus::Pending, now()).map_err(|e| history::error_chain(&e))?;
+    progress.log("run", &format!("Waiting for a running workflow of concurrency group '{group}' to finish"));
+    loop {
+        match store.ci_group_poll(run_id, &history::alive).map_err(|e| history::error_chain(&e))? {
+            GroupState::Running => return Ok(None),
+            GroupState::Cancelled(message) => {
+                progress.log("run", &message);
+                return Ok(Some(message));
+            }
+            GroupState::Pending => std::thread::sleep(std::time::Duration::from_millis(200)),
+        }
+    }
 }
 
 /// The workflow to run: `-W FILE`, or the only workflow the event triggers.
