@@ -341,6 +341,9 @@ fn hold_concurrency_group(
                 progress.log("run", &message);
                 return Ok(Some(message));
             }
+            GroupState::Pending if ctx.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) => {
+                return Ok(Some("The run was canceled while it waited for its concurrency group.".to_owned()));
+            }
             GroupState::Pending => std::thread::sleep(std::time::Duration::from_millis(200)),
         }
     }
