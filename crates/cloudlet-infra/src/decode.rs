@@ -360,7 +360,11 @@ fn labels<const N: usize>(block: &Block) -> Result<[String; N], Diagnostic> {
             _ => "name",
         };
         Diagnostic::new(
-            if got.len() < N { "Missing name for ".to_owned() + kind } else { "Extraneous label for ".to_owned() + kind },
+            if got.len() < N {
+                "Missing name for ".to_owned() + kind
+            } else {
+                "Extraneous label for ".to_owned() + kind
+            },
             format!("All {kind} blocks must have {N} labels ({names})."),
             block.ident.span(),
         )
@@ -417,7 +421,9 @@ fn decode_block(
             if m.variables.insert(name.clone(), decl).is_some() {
                 return Err(Diagnostic::new(
                     "Duplicate variable declaration",
-                    format!("A variable named \"{name}\" was already declared. Variable names must be unique within a module."),
+                    format!(
+                        "A variable named \"{name}\" was already declared. Variable names must be unique within a module."
+                    ),
                     block.labels.first().and_then(|l| l.span()),
                 ));
             }
@@ -429,7 +435,9 @@ fn decode_block(
                     if m.locals.insert(name.clone(), (fi, a.value.clone())).is_some() {
                         return Err(Diagnostic::new(
                             "Duplicate local value definition",
-                            format!("A local value named \"{name}\" was already defined. Local value names must be unique within a module."),
+                            format!(
+                                "A local value named \"{name}\" was already defined. Local value names must be unique within a module."
+                            ),
                             a.key.span(),
                         ));
                     }
@@ -723,10 +731,9 @@ fn install_git_module(root: &Path, key: &str, source: &str) -> Result<PathBuf, S
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_else(|| serde_json::json!({"Modules": [{"Key": "", "Source": "", "Dir": "."}]}));
-    let installed = manifest["Modules"]
-        .as_array()
-        .is_some_and(|ms| ms.iter().any(|m| m["Key"] == key && m["Source"] == source))
-        && target.is_dir();
+    let installed =
+        manifest["Modules"].as_array().is_some_and(|ms| ms.iter().any(|m| m["Key"] == key && m["Source"] == source))
+            && target.is_dir();
     if !installed {
         if target.exists() {
             std::fs::remove_dir_all(&target).map_err(|e| format!("removing {}: {e}", target.display()))?;
@@ -751,7 +758,8 @@ fn install_git_module(root: &Path, key: &str, source: &str) -> Result<PathBuf, S
                 return Err(format!("git checkout {r} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
             }
         }
-        let dir_rel = format!(".terraform/modules/{key}{}", if subdir.is_empty() { String::new() } else { format!("/{subdir}") });
+        let dir_rel =
+            format!(".terraform/modules/{key}{}", if subdir.is_empty() { String::new() } else { format!("/{subdir}") });
         if let Some(ms) = manifest["Modules"].as_array_mut() {
             ms.retain(|m| m["Key"] != key);
             ms.push(serde_json::json!({"Key": key, "Source": source, "Dir": dir_rel}));

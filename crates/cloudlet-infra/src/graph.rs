@@ -155,8 +155,7 @@ impl Graph {
         let mut path = vec![start];
         let mut seen: HashMap<NodeId, usize> = HashMap::from([(start, 0)]);
         let mut at = start;
-        loop {
-            let Some(&next) = self.deps[at].iter().find(|&&d| indegree[d] > 0) else { break };
+        while let Some(&next) = self.deps[at].iter().find(|&&d| indegree[d] > 0) {
             if let Some(&pos) = seen.get(&next) {
                 path.drain(..pos);
                 break;

@@ -29,6 +29,9 @@ struct Landed {
     lines: Vec<String>,
 }
 
+/// Writes an intermediate snapshot.
+pub type Persist<'o> = Box<dyn FnMut(&State) + 'o>;
+
 /// Counts for "Apply complete! Resources: X added, Y changed, Z destroyed."
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -52,7 +55,7 @@ pub struct Executor<'o> {
     pub errors: String,
     pub counts: Counts,
     interrupted: Arc<AtomicBool>,
-    persist: Option<Box<dyn FnMut(&State) + 'o>>,
+    persist: Option<Persist<'o>>,
     persist_interval_ms: u64,
     last_persist_ms: u64,
     clock: ClockMs,
@@ -60,7 +63,10 @@ pub struct Executor<'o> {
 
 impl std::fmt::Debug for Executor<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Executor").field("in_flight", &self.in_flight).field("counts", &self.counts).finish_non_exhaustive()
+        f.debug_struct("Executor")
+            .field("in_flight", &self.in_flight)
+            .field("counts", &self.counts)
+            .finish_non_exhaustive()
     }
 }
 
@@ -118,7 +124,12 @@ fn perform(job: &Job, clock: &ClockMs) -> (Result<Option<Value>, ProviderError>,
 
 impl<'o> Executor<'o> {
     /// An executor with `parallelism` workers writing progress to `out`.
-    pub fn new(parallelism: usize, out: &'o mut dyn Write, interrupted: Arc<AtomicBool>, clock: ClockMs) -> Executor<'o> {
+    pub fn new(
+        parallelism: usize,
+        out: &'o mut dyn Write,
+        interrupted: Arc<AtomicBool>,
+        clock: ClockMs,
+    ) -> Executor<'o> {
         let parallelism = parallelism.max(1);
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         let (results_tx, results_rx) = mpsc::channel::<Landed>();
@@ -165,7 +176,7 @@ impl<'o> Executor<'o> {
     }
 
     /// Persists intermediate snapshots through `f` every `interval_ms`.
-    pub fn persist_with(&mut self, interval_ms: u64, f: Box<dyn FnMut(&State) + 'o>) {
+    pub fn persist_with(&mut self, interval_ms: u64, f: Persist<'o>) {
         self.persist_interval_ms = interval_ms;
         self.persist = Some(f);
     }
@@ -213,8 +224,7 @@ impl<'o> Executor<'o> {
                 self.any_failed = true;
                 // A replacement whose destroy went through but whose
                 // create failed has no object left.
-                let detail: String =
-                    e.detail.split('\n').map(|l| crate::diag::wrap(l, 77) + "\n").collect();
+                let detail: String = e.detail.split('\n').map(|l| crate::diag::wrap(l, 77) + "\n").collect();
                 self.errors.push_str(&format!("\nError: {}\n\n  with {addr},\n\n{detail}\n", e.summary));
             }
         }
@@ -291,7 +301,9 @@ impl Sink for Executor<'_> {
         let line = match c.action {
             Action::Create | Action::CreateThenDelete => format!("{}: Creating...", c.addr),
             Action::Update => with_id(format!("{}: Modifying...", c.addr), job.prior.as_ref()),
-            Action::Delete | Action::DeleteThenCreate => with_id(format!("{}: Destroying...", c.addr), job.prior.as_ref()),
+            Action::Delete | Action::DeleteThenCreate => {
+                with_id(format!("{}: Destroying...", c.addr), job.prior.as_ref())
+            }
             Action::Read => format!("{}: Reading...", c.addr),
             Action::NoOp => return,
         };

@@ -239,7 +239,10 @@ pub struct Job {
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job").field("addr", &self.change.addr).field("action", &self.change.action).finish_non_exhaustive()
+        f.debug_struct("Job")
+            .field("addr", &self.change.addr)
+            .field("action", &self.change.action)
+            .finish_non_exhaustive()
     }
 }
 
@@ -310,7 +313,9 @@ impl Scope for ModScope<'_> {
             ("path", Some("root")) => return Ok((Value::string(v.path_root.clone()), 1)),
             ("path", Some("cwd")) => return Ok((Value::string(v.cwd.clone()), 1)),
             ("terraform", Some("workspace")) => return Ok((Value::string(v.workspace.clone()), 1)),
-            (t, Some(n)) if !matches!(t, "var" | "local" | "module" | "path" | "terraform" | "count" | "each" | "self") => {
+            (t, Some(n))
+                if !matches!(t, "var" | "local" | "module" | "path" | "terraform" | "count" | "each" | "self") =>
+            {
                 let addr = format!("{t}.{n}");
                 if v.declared_resources.contains(&addr) {
                     return Ok((v.resources.get(&addr).cloned().unwrap_or(Value::Unknown(Type::Dynamic)), 1));
@@ -362,18 +367,23 @@ fn key_value(k: &Option<IndexKey>) -> Option<Value> {
     }
 }
 
+/// Instance keys with their `each.value`.
+type Instances = Vec<(Option<IndexKey>, Option<Value>)>;
+
 /// Expands `count`/`for_each` into instance keys (and each.value).
 fn expand(
     count: Option<&Expression>,
     for_each: Option<&Expression>,
     scope: &dyn Scope,
     ctx: &FuncContext,
-) -> Result<Vec<(Option<IndexKey>, Option<Value>)>, Diagnostic> {
+) -> Result<Instances, Diagnostic> {
     if let Some(e) = count {
         let v = Evaluator::new(scope, ctx).eval(e)?;
         let bad = |detail: &str| Diagnostic::new("Invalid count argument", detail, e.span());
         if v.is_unknown() {
-            return Err(bad("The \"count\" value depends on resource attributes that cannot be determined until apply, so Terraform cannot predict how many instances will be created. To work around this, use the -target argument to first apply only the resources that the count depends on."));
+            return Err(bad(
+                "The \"count\" value depends on resource attributes that cannot be determined until apply, so Terraform cannot predict how many instances will be created. To work around this, use the -target argument to first apply only the resources that the count depends on.",
+            ));
         }
         if v.is_null() {
             return Err(bad("The given \"count\" argument value is null. An integer is required."));
@@ -383,7 +393,9 @@ fn expand(
             .and_then(|n| n.as_number().and_then(crate::number::Number::to_i64_exact))
             .ok_or_else(|| bad("The given \"count\" argument value is unsuitable: number required."))?;
         if n < 0 {
-            return Err(bad("The given \"count\" argument value is unsuitable: must be greater than or equal to zero."));
+            return Err(bad(
+                "The given \"count\" argument value is unsuitable: must be greater than or equal to zero.",
+            ));
         }
         return Ok((0..n).map(|i| (Some(IndexKey::Int(i)), None)).collect());
     }
@@ -430,20 +442,33 @@ fn expand(
 }
 
 /// Evaluates a resource body against its schema into an object value.
-fn eval_body(body: &Body, schema: &Schema, scope: &dyn Scope, ctx: &FuncContext, at: Option<Range<usize>>) -> Result<Value, Diagnostic> {
-    let mut obj: BTreeMap<String, Value> = schema.attrs.iter().map(|a| (a.name.to_owned(), Value::Null(a.ty.clone()))).collect();
+fn eval_body(
+    body: &Body,
+    schema: &Schema,
+    scope: &dyn Scope,
+    ctx: &FuncContext,
+    at: Option<Range<usize>>,
+) -> Result<Value, Diagnostic> {
+    let mut obj: BTreeMap<String, Value> =
+        schema.attrs.iter().map(|a| (a.name.to_owned(), Value::Null(a.ty.clone()))).collect();
     let mut seen = BTreeSet::new();
     for s in body.iter() {
         match s {
             Structure::Attribute(a) => {
                 let name = a.key.value().as_str();
                 let Some(attr) = schema.attr(name) else {
-                    return Err(Diagnostic::new("Unsupported argument", format!("An argument named \"{name}\" is not expected here."), a.key.span()));
+                    return Err(Diagnostic::new(
+                        "Unsupported argument",
+                        format!("An argument named \"{name}\" is not expected here."),
+                        a.key.span(),
+                    ));
                 };
                 if attr.computed && !attr.optional {
                     return Err(Diagnostic::new(
                         "Value for unconfigurable attribute",
-                        format!("Can't configure a value for \"{name}\": its value will be decided automatically based on the result of applying this configuration."),
+                        format!(
+                            "Can't configure a value for \"{name}\": its value will be decided automatically based on the result of applying this configuration."
+                        ),
                         a.key.span(),
                     ));
                 }
@@ -464,7 +489,11 @@ fn eval_body(body: &Body, schema: &Schema, scope: &dyn Scope, ctx: &FuncContext,
                 } else {
                     b.ident.value().as_str().to_owned()
                 };
-                return Err(Diagnostic::new("Unsupported block type", format!("Blocks of type \"{kind}\" are not expected here."), b.ident.span()));
+                return Err(Diagnostic::new(
+                    "Unsupported block type",
+                    format!("Blocks of type \"{kind}\" are not expected here."),
+                    b.ident.span(),
+                ));
             }
         }
     }
@@ -545,7 +574,9 @@ impl<'a> Walker<'a> {
     pub fn run(mut self) -> Plan {
         self.apply_moved();
         self.reindex();
-        if !self.input.options.skip_refresh && self.input.options.mode != PlanMode::Destroy || self.input.options.mode == PlanMode::RefreshOnly {
+        if !self.input.options.skip_refresh && self.input.options.mode != PlanMode::Destroy
+            || self.input.options.mode == PlanMode::RefreshOnly
+        {
             self.refresh();
         }
         self.reindex();
@@ -564,8 +595,16 @@ impl<'a> Walker<'a> {
             PlanMode::Destroy => {
                 self.orphans(true);
                 for name in self.refreshed.outputs.keys() {
-                    let before = Some(values::from_json(&self.refreshed.outputs[name].value, &values::type_from_json(&self.refreshed.outputs[name].type_).unwrap_or(Type::Dynamic)));
-                    self.plan.outputs.push(OutputChange { name: name.clone(), before, after: None, sensitive: self.refreshed.outputs[name].sensitive });
+                    let before = Some(values::from_json(
+                        &self.refreshed.outputs[name].value,
+                        &values::type_from_json(&self.refreshed.outputs[name].type_).unwrap_or(Type::Dynamic),
+                    ));
+                    self.plan.outputs.push(OutputChange {
+                        name: name.clone(),
+                        before,
+                        after: None,
+                        sensitive: self.refreshed.outputs[name].sensitive,
+                    });
                 }
             }
             PlanMode::Normal | PlanMode::RefreshOnly => {
@@ -620,12 +659,23 @@ impl<'a> Walker<'a> {
                 let r = &self.refreshed.resources[ri];
                 let inst = &r.instances[ii];
                 let addr = r.instance_address(inst.index_key.as_ref());
-                let before = values::apply_sensitive_paths(values::from_json(&serde_json::Value::Object(inst.attributes.clone()), &ty), &inst.sensitive_attributes);
+                let before = values::apply_sensitive_paths(
+                    values::from_json(&serde_json::Value::Object(inst.attributes.clone()), &ty),
+                    &inst.sensitive_attributes,
+                );
                 match provider.read(&r.type_, &before) {
                     Ok(Some(after)) => {
                         let same = after.clone().unmark_deep().0.raw_equal(&before.clone().unmark_deep().0);
                         if !same {
-                            let change = self.drift_change(ri, ii, &addr, Action::Update, Some(before), Some(after.clone()), &ty);
+                            let change = self.drift_change(
+                                ri,
+                                ii,
+                                &addr,
+                                Action::Update,
+                                Some(before),
+                                Some(after.clone()),
+                                &ty,
+                            );
                             self.plan.drift.push(change);
                             let inst = &mut self.refreshed.resources[ri].instances[ii];
                             inst.attributes = object_json(&after, schema);
@@ -648,7 +698,16 @@ impl<'a> Walker<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn drift_change(&self, ri: usize, ii: usize, addr: &str, action: Action, before: Option<Value>, after: Option<Value>, ty: &Type) -> ResourceChange {
+    fn drift_change(
+        &self,
+        ri: usize,
+        ii: usize,
+        addr: &str,
+        action: Action,
+        before: Option<Value>,
+        after: Option<Value>,
+        ty: &Type,
+    ) -> ResourceChange {
         let r = &self.refreshed.resources[ri];
         let inst = &r.instances[ii];
         ResourceChange {
@@ -725,7 +784,13 @@ impl<'a> Walker<'a> {
     }
 
     /// Walks one module instance; returns its outputs as an object.
-    fn walk_module(&mut self, m: &'a ModuleConfig, path: &ModPath, vars: BTreeMap<String, Value>, root_dir: &Path) -> Value {
+    fn walk_module(
+        &mut self,
+        m: &'a ModuleConfig,
+        path: &ModPath,
+        vars: BTreeMap<String, Value>,
+        root_dir: &Path,
+    ) -> Value {
         let graph = match Graph::build(m) {
             Ok(g) => g,
             Err(d) => {
@@ -744,7 +809,11 @@ impl<'a> Walker<'a> {
             path_module: rel(&m.dir),
             path_root: ".".into(),
             cwd: root_dir.display().to_string(),
-            workspace: if self.input.options.workspace.is_empty() { "default".into() } else { self.input.options.workspace.clone() },
+            workspace: if self.input.options.workspace.is_empty() {
+                "default".into()
+            } else {
+                self.input.options.workspace.clone()
+            },
             ..ModValues::default()
         };
         let ctx = FuncContext {
@@ -798,7 +867,9 @@ impl<'a> Walker<'a> {
                         }
                     };
                     for (cond, msg) in &o.preconditions {
-                        if let Err(d) = check_condition(cond, msg, &scope, &ctx, "Module output value precondition failed") {
+                        if let Err(d) =
+                            check_condition(cond, msg, &scope, &ctx, "Module output value precondition failed")
+                        {
                             let ctx_name = format!("output \"{}\"", o.name);
                             self.error(m, o.file, &ctx_name, o.at, &d);
                         }
@@ -817,9 +888,15 @@ impl<'a> Walker<'a> {
                     }
                     if path.is_empty() {
                         let before = self.refreshed.outputs.get(&o.name).map(|s| {
-                            values::from_json(&s.value, &values::type_from_json(&s.type_).unwrap_or(Type::Dynamic)).mark_if(s.sensitive)
+                            values::from_json(&s.value, &values::type_from_json(&s.type_).unwrap_or(Type::Dynamic))
+                                .mark_if(s.sensitive)
                         });
-                        self.plan.outputs.push(OutputChange { name: o.name.clone(), before, after: Some(v.clone()), sensitive: o.sensitive });
+                        self.plan.outputs.push(OutputChange {
+                            name: o.name.clone(),
+                            before,
+                            after: Some(v.clone()),
+                            sensitive: o.sensitive,
+                        });
                     }
                     outputs.insert(o.name.clone(), v);
                 }
@@ -866,10 +943,8 @@ impl<'a> Walker<'a> {
             return;
         }
         // Rebuild the whole-resource values of what landed.
-        let touched: BTreeSet<String> = landed
-            .iter()
-            .filter_map(|(addr, _)| prefixes.iter().find(|p| addr_matches(p, addr)).cloned())
-            .collect();
+        let touched: BTreeSet<String> =
+            landed.iter().filter_map(|(addr, _)| prefixes.iter().find(|p| addr_matches(p, addr)).cloned()).collect();
         for p in touched {
             let local = match module {
                 Some(m) => p.strip_prefix(&format!("{m}.")).unwrap_or(&p).to_owned(),
@@ -905,7 +980,10 @@ impl<'a> Walker<'a> {
         let Some(provider) = registry.for_type(&r.type_name) else {
             let d = Diagnostic::new(
                 "Missing required provider",
-                format!("This configuration requires a provider for the resource type \"{}\", and cloudlet has no such provider built in.", r.type_name),
+                format!(
+                    "This configuration requires a provider for the resource type \"{}\", and cloudlet has no such provider built in.",
+                    r.type_name
+                ),
                 None,
             );
             self.error(m, r.file, &context, r.at, &d);
@@ -915,7 +993,11 @@ impl<'a> Walker<'a> {
             let kind = if r.mode == Mode::Managed { "resource type" } else { "data source" };
             let d = Diagnostic::new(
                 format!("Invalid {kind}"),
-                format!("The provider {} does not support {kind} \"{}\".", provider.source().trim_start_matches("registry.terraform.io/"), r.type_name),
+                format!(
+                    "The provider {} does not support {kind} \"{}\".",
+                    provider.source().trim_start_matches("registry.terraform.io/"),
+                    r.type_name
+                ),
                 None,
             );
             self.error(m, r.file, &context, r.at, &d);
@@ -1032,7 +1114,10 @@ impl<'a> Walker<'a> {
                 if change.action == Action::NoOp
                     && let Some(sink) = self.sink.as_deref_mut()
                 {
-                    sink.record(Job { change: change.clone(), provider: provider.clone(), prior: None, schema_version: 0 }, &value);
+                    sink.record(
+                        Job { change: change.clone(), provider: provider.clone(), prior: None, schema_version: 0 },
+                        &value,
+                    );
                 }
                 self.plan.changes.push(change);
                 instances.push((key, value));
@@ -1048,7 +1133,11 @@ impl<'a> Walker<'a> {
                 let names: Vec<String> = if r.lifecycle.ignore_all {
                     schema.attrs.iter().map(|a| a.name.to_owned()).collect()
                 } else {
-                    r.lifecycle.ignore_changes.iter().map(|n| n.split(['.', '[']).next().unwrap_or(n).to_owned()).collect()
+                    r.lifecycle
+                        .ignore_changes
+                        .iter()
+                        .map(|n| n.split(['.', '[']).next().unwrap_or(n).to_owned())
+                        .collect()
                 };
                 for n in names {
                     if let Some(pv) = crate::providers::get(p, &n) {
@@ -1096,7 +1185,11 @@ impl<'a> Walker<'a> {
                         } else {
                             "replace_because_cannot_update"
                         });
-                        if r.lifecycle.create_before_destroy { Action::CreateThenDelete } else { Action::DeleteThenCreate }
+                        if r.lifecycle.create_before_destroy {
+                            Action::CreateThenDelete
+                        } else {
+                            Action::DeleteThenCreate
+                        }
                     } else if p.clone().unmark_deep().0.raw_equal(&planned.planned.clone().unmark_deep().0) {
                         Action::NoOp
                     } else {
@@ -1107,7 +1200,9 @@ impl<'a> Walker<'a> {
             if change.action.is_replace() && r.lifecycle.prevent_destroy {
                 let d = Diagnostic::new(
                     "Instance cannot be destroyed",
-                    format!("Resource {addr} has lifecycle.prevent_destroy set, but the plan calls for this resource to be destroyed. To avoid this error and continue with the plan, either disable lifecycle.prevent_destroy or reduce the scope of the plan using the -target flag."),
+                    format!(
+                        "Resource {addr} has lifecycle.prevent_destroy set, but the plan calls for this resource to be destroyed. To avoid this error and continue with the plan, either disable lifecycle.prevent_destroy or reduce the scope of the plan using the -target flag."
+                    ),
                     None,
                 );
                 self.error(m, r.file, &context, r.at, &d);
@@ -1137,7 +1232,13 @@ impl<'a> Walker<'a> {
         })
     }
 
-    fn replace_triggered(&self, r: &ResourceConfig, scope: &dyn Scope, _ctx: &FuncContext, module: Option<&str>) -> bool {
+    fn replace_triggered(
+        &self,
+        r: &ResourceConfig,
+        scope: &dyn Scope,
+        _ctx: &FuncContext,
+        module: Option<&str>,
+    ) -> bool {
         let _ = scope;
         r.lifecycle.replace_triggered_by.iter().any(|e| {
             let Some(text) = crate::decode::traversal_text(e) else { return false };
@@ -1153,7 +1254,13 @@ impl<'a> Walker<'a> {
     }
 
     /// Hands a change to the executor (apply) — nothing while planning.
-    fn dispatch(&mut self, change: &ResourceChange, provider: std::sync::Arc<dyn Provider>, prior: Option<Value>, schema_version: u64) {
+    fn dispatch(
+        &mut self,
+        change: &ResourceChange,
+        provider: std::sync::Arc<dyn Provider>,
+        prior: Option<Value>,
+        schema_version: u64,
+    ) {
         if change.action == Action::NoOp || change.action == Action::Read && change.mode == Mode::Managed {
             return;
         }
@@ -1165,7 +1272,15 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn walk_call(&mut self, m: &'a ModuleConfig, call: &'a ModuleCall, path: &ModPath, mv: &ModValues, ctx: &FuncContext, root_dir: &Path) -> Value {
+    fn walk_call(
+        &mut self,
+        m: &'a ModuleConfig,
+        call: &'a ModuleCall,
+        path: &ModPath,
+        mv: &ModValues,
+        ctx: &FuncContext,
+        root_dir: &Path,
+    ) -> Value {
         let scope = ModScope { v: mv };
         let context = format!("module \"{}\"", call.name);
         let keys = match expand(call.count.as_ref(), call.for_each.as_ref(), &scope, ctx) {
@@ -1198,12 +1313,17 @@ impl<'a> Walker<'a> {
                         }
                     },
                     None => match &decl.default {
-                        Some(e) => Evaluator::new(&crate::eval::EmptyScope::default(), ctx).eval(e).unwrap_or(Value::Null(decl.ty.clone())),
+                        Some(e) => Evaluator::new(&crate::eval::EmptyScope::default(), ctx)
+                            .eval(e)
+                            .unwrap_or(Value::Null(decl.ty.clone())),
                         None => Value::Null(decl.ty.clone()),
                     },
                 };
                 let v = if v.is_null() && !decl.nullable {
-                    decl.default.as_ref().and_then(|e| Evaluator::new(&crate::eval::EmptyScope::default(), ctx).eval(e).ok()).unwrap_or(v)
+                    decl.default
+                        .as_ref()
+                        .and_then(|e| Evaluator::new(&crate::eval::EmptyScope::default(), ctx).eval(e).ok())
+                        .unwrap_or(v)
                 } else {
                     v
                 };
@@ -1214,7 +1334,11 @@ impl<'a> Walker<'a> {
                     Err(e) => {
                         let d = Diagnostic::new(
                             "Invalid value for module argument",
-                            format!("The given value is not suitable for child module variable \"{name}\" defined at {}: {}.", call.module.dir.display(), e.full()),
+                            format!(
+                                "The given value is not suitable for child module variable \"{name}\" defined at {}: {}.",
+                                call.module.dir.display(),
+                                e.full()
+                            ),
                             call.args.get(name).and_then(|e| e.span()),
                         );
                         self.error(m, call.file, &context, call.at, &d);
@@ -1245,10 +1369,11 @@ impl<'a> Walker<'a> {
                 if inst.deposed.is_some() || (!all && self.seen.contains(&addr)) {
                     continue;
                 }
-                if let Some(t) = &self.targeted {
-                    if !t.contains(&r.address()) && !t.iter().any(|x| addr_matches(x, &addr)) {
-                        continue;
-                    }
+                if let Some(t) = &self.targeted
+                    && !t.contains(&r.address())
+                    && !t.iter().any(|x| addr_matches(x, &addr))
+                {
+                    continue;
                 }
                 if self.input.config.removed.iter().any(|x| addr_matches(x, &addr)) {
                     continue;
@@ -1256,7 +1381,10 @@ impl<'a> Walker<'a> {
                 let Some(provider) = registry.for_type(&r.type_) else { continue };
                 let Some(schema) = provider.schema(r.mode, &r.type_) else { continue };
                 let ty = schema.object_type();
-                let before = values::apply_sensitive_paths(values::from_json(&serde_json::Value::Object(inst.attributes.clone()), &ty), &inst.sensitive_attributes);
+                let before = values::apply_sensitive_paths(
+                    values::from_json(&serde_json::Value::Object(inst.attributes.clone()), &ty),
+                    &inst.sensitive_attributes,
+                );
                 if r.mode == Mode::Data {
                     continue;
                 }
@@ -1283,12 +1411,17 @@ impl<'a> Walker<'a> {
         }
         // prevent_destroy on orphans still configured (destroy mode).
         for (change, _, _, _) in &deletes {
-            if let Some(rc) = self.input.config.resources.iter().find(|rc| change.module.is_none() && rc.addr() == instance_addr(None, change.mode, &change.type_name, &change.name, None))
-                && rc.lifecycle.prevent_destroy
+            if let Some(rc) = self.input.config.resources.iter().find(|rc| {
+                change.module.is_none()
+                    && rc.addr() == instance_addr(None, change.mode, &change.type_name, &change.name, None)
+            }) && rc.lifecycle.prevent_destroy
             {
                 let d = Diagnostic::new(
                     "Instance cannot be destroyed",
-                    format!("Resource {} has lifecycle.prevent_destroy set, but the plan calls for this resource to be destroyed. To avoid this error and continue with the plan, either disable lifecycle.prevent_destroy or reduce the scope of the plan using the -target flag.", change.addr),
+                    format!(
+                        "Resource {} has lifecycle.prevent_destroy set, but the plan calls for this resource to be destroyed. To avoid this error and continue with the plan, either disable lifecycle.prevent_destroy or reduce the scope of the plan using the -target flag.",
+                        change.addr
+                    ),
                     None,
                 );
                 let m = self.input.config;
@@ -1370,7 +1503,10 @@ fn delete_order(changes: &[ResourceChange]) -> Vec<Vec<usize>> {
         }
     }
     let max = depth.iter().copied().max().unwrap_or(0);
-    (0..=max).map(|lvl| (0..changes.len()).filter(|i| depth[*i] == lvl).collect::<Vec<_>>()).filter(|l| !l.is_empty()).collect()
+    (0..=max)
+        .map(|lvl| (0..changes.len()).filter(|i| depth[*i] == lvl).collect::<Vec<_>>())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// `(type, name)` of a root-module resource address.
@@ -1403,12 +1539,19 @@ fn aggregate(count: bool, for_each: bool, instances: Vec<(Option<IndexKey>, Valu
 
 /// Evaluates a precondition/assertion: `Err` with Terraform's message when
 /// it does not hold.
-fn check_condition(cond: &Expression, msg: &Expression, scope: &dyn Scope, ctx: &FuncContext, summary: &str) -> Result<(), Diagnostic> {
+fn check_condition(
+    cond: &Expression,
+    msg: &Expression,
+    scope: &dyn Scope,
+    ctx: &FuncContext,
+    summary: &str,
+) -> Result<(), Diagnostic> {
     let v = Evaluator::new(scope, ctx).eval(cond)?;
     if v.is_unknown() || v.as_bool() != Some(false) {
         return Ok(());
     }
-    let message = Evaluator::new(scope, ctx).eval(msg).ok().and_then(|m| m.as_str().map(str::to_owned)).unwrap_or_default();
+    let message =
+        Evaluator::new(scope, ctx).eval(msg).ok().and_then(|m| m.as_str().map(str::to_owned)).unwrap_or_default();
     Err(Diagnostic::new(summary, message, cond.span()))
 }
 

@@ -45,7 +45,9 @@ pub fn from_json(j: &serde_json::Value, ty: &Type) -> Value {
             Value::Object(
                 attrs
                     .iter()
-                    .map(|(k, t)| (k.clone(), obj.and_then(|o| o.get(k)).map_or(Value::Null(t.clone()), |v| from_json(v, t))))
+                    .map(|(k, t)| {
+                        (k.clone(), obj.and_then(|o| o.get(k)).map_or(Value::Null(t.clone()), |v| from_json(v, t)))
+                    })
                     .collect(),
             )
         }
@@ -160,19 +162,18 @@ fn walk_marks(v: &Value, path: &mut Vec<serde_json::Value>, out: &mut Vec<serde_
 /// Marks the top-level attributes named by `paths` (the first step of
 /// each) sensitive again after reading state.
 pub fn apply_sensitive_paths(v: Value, paths: &[serde_json::Value]) -> Value {
-    let names: Vec<&str> = paths
-        .iter()
-        .filter_map(|p| p.as_array()?.first()?.get("value")?.as_str())
-        .collect();
+    let names: Vec<&str> = paths.iter().filter_map(|p| p.as_array()?.first()?.get("value")?.as_str()).collect();
     if names.is_empty() {
         return v;
     }
     match v {
         Value::Object(m) => Value::Object(
-            m.into_iter().map(|(k, x)| {
-                let mark = names.contains(&k.as_str());
-                (k, x.mark_if(mark))
-            }).collect::<BTreeMap<_, _>>(),
+            m.into_iter()
+                .map(|(k, x)| {
+                    let mark = names.contains(&k.as_str());
+                    (k, x.mark_if(mark))
+                })
+                .collect::<BTreeMap<_, _>>(),
         ),
         other => other,
     }

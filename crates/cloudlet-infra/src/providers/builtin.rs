@@ -58,7 +58,12 @@ impl Provider for Terraform {
             _ => None,
         }
     }
-    fn plan_change(&self, _type_name: &str, prior: Option<&Value>, config: &Value) -> Result<PlannedChange, ProviderError> {
+    fn plan_change(
+        &self,
+        _type_name: &str,
+        prior: Option<&Value>,
+        config: &Value,
+    ) -> Result<PlannedChange, ProviderError> {
         let input = get(config, "input").cloned().unwrap_or(Value::Null(Type::Dynamic));
         let trigger = get(config, "triggers_replace").cloned().unwrap_or(Value::Null(Type::Dynamic));
         let mut planned = config.clone();
@@ -85,7 +90,12 @@ impl Provider for Terraform {
         }
         Ok(PlannedChange { planned, requires_replace })
     }
-    fn apply(&self, _type_name: &str, _prior: Option<&Value>, planned: Option<&Value>) -> Result<Option<Value>, ProviderError> {
+    fn apply(
+        &self,
+        _type_name: &str,
+        _prior: Option<&Value>,
+        planned: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError> {
         let Some(planned) = planned else { return Ok(None) };
         let mut new = planned.clone();
         if get(&new, "id").is_none_or(Value::is_unknown) {
@@ -143,7 +153,12 @@ impl Provider for Null {
     fn schema(&self, mode: Mode, type_name: &str) -> Option<&Schema> {
         (mode == Mode::Managed && type_name == "null_resource").then_some(&self.resource)
     }
-    fn apply(&self, _type_name: &str, _prior: Option<&Value>, planned: Option<&Value>) -> Result<Option<Value>, ProviderError> {
+    fn apply(
+        &self,
+        _type_name: &str,
+        _prior: Option<&Value>,
+        planned: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError> {
         let Some(planned) = planned else { return Ok(None) };
         let mut new = planned.clone();
         if get(&new, "id").is_none_or(Value::is_unknown) {
@@ -154,8 +169,11 @@ impl Provider for Null {
     }
     fn import(&self, _type_name: &str, id: &str) -> Result<Value, ProviderError> {
         Ok(Value::Object(
-            [("id".to_owned(), Value::string(id)), ("triggers".to_owned(), Value::Null(Type::Map(Box::new(Type::String))))]
-                .into(),
+            [
+                ("id".to_owned(), Value::string(id)),
+                ("triggers".to_owned(), Value::Null(Type::Map(Box::new(Type::String)))),
+            ]
+            .into(),
         ))
     }
 }

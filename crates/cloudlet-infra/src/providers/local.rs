@@ -66,7 +66,8 @@ fn data_schema(sensitive: bool) -> Schema {
         content = content.sensitive();
         content_b64 = content_b64.sensitive();
     }
-    let mut attrs = vec![Attr::computed("id", Type::String), Attr::required("filename", Type::String), content, content_b64];
+    let mut attrs =
+        vec![Attr::computed("id", Type::String), Attr::required("filename", Type::String), content, content_b64];
     attrs.extend(HASHES.iter().map(|h| Attr::computed(h, Type::String)));
     Schema::new(attrs)
 }
@@ -102,13 +103,17 @@ impl Local {
             return Ok(c.as_bytes().to_vec());
         }
         if let Some(c) = get_str(obj, "content_base64") {
-            return base64::engine::general_purpose::STANDARD
-                .decode(c)
-                .map_err(|e| ProviderError::new("Invalid content_base64", format!("The value is not valid base64: {e}")));
+            return base64::engine::general_purpose::STANDARD.decode(c).map_err(|e| {
+                ProviderError::new("Invalid content_base64", format!("The value is not valid base64: {e}"))
+            });
         }
         if let Some(s) = get_str(obj, "source") {
-            return std::fs::read(self.path(s))
-                .map_err(|e| ProviderError::new("Read local file error", format!("An unexpected error occurred while reading the source file {s:?}: {e}")));
+            return std::fs::read(self.path(s)).map_err(|e| {
+                ProviderError::new(
+                    "Read local file error",
+                    format!("An unexpected error occurred while reading the source file {s:?}: {e}"),
+                )
+            });
         }
         Ok(Vec::new())
     }
@@ -116,7 +121,10 @@ impl Local {
 
 fn mode_bits(text: &str) -> Result<u32, ProviderError> {
     u32::from_str_radix(text, 8).map_err(|_| {
-        ProviderError::new("Invalid Attribute Value", format!("bad mode permission: string must be expressed in octal numeric notation, got: {text}"))
+        ProviderError::new(
+            "Invalid Attribute Value",
+            format!("bad mode permission: string must be expressed in octal numeric notation, got: {text}"),
+        )
     })
 }
 
@@ -154,7 +162,12 @@ impl Provider for Local {
         }
         Ok(())
     }
-    fn apply(&self, _type_name: &str, prior: Option<&Value>, planned: Option<&Value>) -> Result<Option<Value>, ProviderError> {
+    fn apply(
+        &self,
+        _type_name: &str,
+        prior: Option<&Value>,
+        planned: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError> {
         let Some(planned) = planned else {
             if let Some(p) = prior.and_then(|p| get_str(p, "filename")) {
                 match std::fs::remove_file(self.path(p)) {
@@ -168,7 +181,12 @@ impl Provider for Local {
         let filename = get_str(planned, "filename").unwrap_or_default().to_owned();
         let path = self.path(&filename);
         let bytes = self.content_of(planned)?;
-        let write_err = |e: std::io::Error| ProviderError::new("Create local file error", format!("An unexpected error occurred while writing the file {filename:?}: {e}"));
+        let write_err = |e: std::io::Error| {
+            ProviderError::new(
+                "Create local file error",
+                format!("An unexpected error occurred while writing the file {filename:?}: {e}"),
+            )
+        };
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
             && !dir.exists()
@@ -200,7 +218,10 @@ impl Provider for Local {
     fn read_data(&self, type_name: &str, config: &Value) -> Result<Value, ProviderError> {
         let filename = get_str(config, "filename").unwrap_or_default().to_owned();
         let bytes = std::fs::read(self.path(&filename)).map_err(|e| {
-            ProviderError::new("Read local file data source error", format!("The file at given path cannot be read.\n\n+Original Error: open {filename}: {e}"))
+            ProviderError::new(
+                "Read local file data source error",
+                format!("The file at given path cannot be read.\n\n+Original Error: open {filename}: {e}"),
+            )
         })?;
         let sensitive = type_name == "local_sensitive_file";
         let mut obj: BTreeMap<String, Value> = BTreeMap::new();
@@ -237,7 +258,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = Local::new(dir.path().to_path_buf());
         let schema = p.schema(Mode::Managed, "local_file").expect("schema");
-        let mut config: BTreeMap<String, Value> = schema.attrs.iter().map(|a| (a.name.to_owned(), Value::Null(a.ty.clone()))).collect();
+        let mut config: BTreeMap<String, Value> =
+            schema.attrs.iter().map(|a| (a.name.to_owned(), Value::Null(a.ty.clone()))).collect();
         config.insert("filename".into(), Value::string("out/hello.txt"));
         config.insert("content".into(), Value::string("hello"));
         let planned = p.plan_change("local_file", None, &Value::Object(config)).expect("plan").planned;
@@ -248,7 +270,9 @@ mod tests {
         assert!(p.read("local_file", &state).expect("read").is_some());
         std::fs::write(dir.path().join("out/hello.txt"), "edited").expect("edit");
         assert!(p.read("local_file", &state).expect("read").is_none());
-        let data = p.read_data("local_file", &Value::Object([("filename".to_owned(), Value::string("out/hello.txt"))].into())).expect("data");
+        let data = p
+            .read_data("local_file", &Value::Object([("filename".to_owned(), Value::string("out/hello.txt"))].into()))
+            .expect("data");
         assert_eq!(get_str(&data, "content"), Some("edited"));
         p.apply("local_file", Some(&state), None).expect("delete");
         assert!(!dir.path().join("out/hello.txt").exists());

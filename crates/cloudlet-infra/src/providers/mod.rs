@@ -36,7 +36,16 @@ pub struct Attr {
 
 impl Attr {
     pub fn required(name: &'static str, ty: Type) -> Attr {
-        Attr { name, ty, required: true, computed: false, optional: false, sensitive: false, force_new: false, default: None }
+        Attr {
+            name,
+            ty,
+            required: true,
+            computed: false,
+            optional: false,
+            sensitive: false,
+            force_new: false,
+            default: None,
+        }
     }
     pub fn optional(name: &'static str, ty: Type) -> Attr {
         Attr { optional: true, required: false, ..Attr::required(name, ty) }
@@ -129,27 +138,45 @@ pub trait Provider: Send + Sync {
         Ok(())
     }
     /// Plans the change from `prior` (None: create) to `config`.
-    fn plan_change(&self, type_name: &str, prior: Option<&Value>, config: &Value) -> Result<PlannedChange, ProviderError> {
-        let schema = self
-            .schema(Mode::Managed, type_name)
-            .ok_or_else(|| ProviderError::new("Invalid resource type", format!("The provider does not support resource type {type_name:?}.")))?;
+    fn plan_change(
+        &self,
+        type_name: &str,
+        prior: Option<&Value>,
+        config: &Value,
+    ) -> Result<PlannedChange, ProviderError> {
+        let schema = self.schema(Mode::Managed, type_name).ok_or_else(|| {
+            ProviderError::new(
+                "Invalid resource type",
+                format!("The provider does not support resource type {type_name:?}."),
+            )
+        })?;
         Ok(plan_from_schema(schema, prior, config))
     }
     /// Carries a planned change out: `planned` None destroys.
-    fn apply(&self, type_name: &str, prior: Option<&Value>, planned: Option<&Value>) -> Result<Option<Value>, ProviderError>;
+    fn apply(
+        &self,
+        type_name: &str,
+        prior: Option<&Value>,
+        planned: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError>;
     /// Reads the object's current state (None: it is gone).
     fn read(&self, _type_name: &str, state: &Value) -> Result<Option<Value>, ProviderError> {
         Ok(Some(state.clone()))
     }
     /// Reads a data source.
     fn read_data(&self, type_name: &str, _config: &Value) -> Result<Value, ProviderError> {
-        Err(ProviderError::new("Invalid data source", format!("The provider does not support data source {type_name:?}.")))
+        Err(ProviderError::new(
+            "Invalid data source",
+            format!("The provider does not support data source {type_name:?}."),
+        ))
     }
     /// Imports an existing object by its id.
     fn import(&self, type_name: &str, _id: &str) -> Result<Value, ProviderError> {
         Err(ProviderError::new(
             "Resource Import Not Implemented",
-            format!("This resource does not support import. Please contact the provider developer for additional information. Resource type: {type_name}."),
+            format!(
+                "This resource does not support import. Please contact the provider developer for additional information. Resource type: {type_name}."
+            ),
         ))
     }
 }
@@ -302,11 +329,8 @@ impl Registry {
     /// The provider of a resource type: `terraform_data` → `terraform`,
     /// `random_id` → `random`.
     pub fn for_type(&self, type_name: &str) -> Option<Arc<dyn Provider>> {
-        let local = if type_name == "terraform_data" {
-            "terraform"
-        } else {
-            type_name.split('_').next().unwrap_or(type_name)
-        };
+        let local =
+            if type_name == "terraform_data" { "terraform" } else { type_name.split('_').next().unwrap_or(type_name) };
         self.providers.iter().find(|p| p.name() == local).cloned()
     }
 

@@ -21,11 +21,60 @@ const NUMERIC: &str = "0123456789";
 const SPECIAL: &str = "!@#$%&*()-_=+[]{}<>:?";
 
 const ADVERBS: &[&str] = &[
-    "abnormally", "actually", "adequately", "badly", "barely", "boldly", "briefly", "calmly", "carefully", "centrally",
-    "cleanly", "closely", "correctly", "deeply", "eagerly", "easily", "evenly", "fairly", "finally", "firmly", "freely",
-    "gently", "gladly", "greatly", "happily", "highly", "honestly", "jointly", "kindly", "largely", "lightly", "loudly",
-    "mainly", "mildly", "mostly", "neatly", "nicely", "openly", "partly", "politely", "quickly", "quietly", "rarely",
-    "really", "simply", "slowly", "smoothly", "solely", "strongly", "surely", "vastly", "wholly", "widely", "wisely",
+    "abnormally",
+    "actually",
+    "adequately",
+    "badly",
+    "barely",
+    "boldly",
+    "briefly",
+    "calmly",
+    "carefully",
+    "centrally",
+    "cleanly",
+    "closely",
+    "correctly",
+    "deeply",
+    "eagerly",
+    "easily",
+    "evenly",
+    "fairly",
+    "finally",
+    "firmly",
+    "freely",
+    "gently",
+    "gladly",
+    "greatly",
+    "happily",
+    "highly",
+    "honestly",
+    "jointly",
+    "kindly",
+    "largely",
+    "lightly",
+    "loudly",
+    "mainly",
+    "mildly",
+    "mostly",
+    "neatly",
+    "nicely",
+    "openly",
+    "partly",
+    "politely",
+    "quickly",
+    "quietly",
+    "rarely",
+    "really",
+    "simply",
+    "slowly",
+    "smoothly",
+    "solely",
+    "strongly",
+    "surely",
+    "vastly",
+    "wholly",
+    "widely",
+    "wisely",
 ];
 const ADJECTIVES: &[&str] = &[
     "able", "active", "adapted", "amazed", "amused", "apt", "awake", "balanced", "big", "bold", "brave", "bright",
@@ -36,15 +85,15 @@ const ADJECTIVES: &[&str] = &[
     "loved", "loyal", "lucky", "magical", "main", "massive", "measured", "merry", "modest", "moral", "neat", "next",
     "nice", "noble", "normal", "open", "optimal", "patient", "perfect", "polite", "precise", "present", "proper",
     "proud", "quick", "quiet", "rapid", "rare", "ready", "real", "regular", "renewed", "rich", "right", "robust",
-    "safe", "settled", "sharp", "simple", "smart", "smooth", "solid", "special", "stable", "steady", "strong",
-    "super", "sure", "sweet", "teaching", "tender", "tidy", "together", "touched", "true", "trusted", "up", "usable",
-    "valid", "vast", "verified", "vital", "warm", "wanted", "welcome", "well", "whole", "wise", "witty", "worthy",
+    "safe", "settled", "sharp", "simple", "smart", "smooth", "solid", "special", "stable", "steady", "strong", "super",
+    "sure", "sweet", "teaching", "tender", "tidy", "together", "touched", "true", "trusted", "up", "usable", "valid",
+    "vast", "verified", "vital", "warm", "wanted", "welcome", "well", "whole", "wise", "witty", "worthy",
 ];
 const NAMES: &[&str] = &[
-    "aardvark", "albacore", "alpaca", "anchovy", "ant", "antelope", "ape", "badger", "barnacle", "bass", "bat",
-    "bear", "beetle", "bee", "bird", "bison", "boa", "bobcat", "buck", "buffalo", "bug", "bull", "camel", "cat",
-    "cattle", "chicken", "chipmunk", "cicada", "clam", "cobra", "cod", "collie", "colt", "condor", "coral", "cougar",
-    "cow", "coyote", "crab", "crane", "cricket", "crow", "deer", "dingo", "dodo", "dog", "dolphin", "donkey", "dove",
+    "aardvark", "albacore", "alpaca", "anchovy", "ant", "antelope", "ape", "badger", "barnacle", "bass", "bat", "bear",
+    "beetle", "bee", "bird", "bison", "boa", "bobcat", "buck", "buffalo", "bug", "bull", "camel", "cat", "cattle",
+    "chicken", "chipmunk", "cicada", "clam", "cobra", "cod", "collie", "colt", "condor", "coral", "cougar", "cow",
+    "coyote", "crab", "crane", "cricket", "crow", "deer", "dingo", "dodo", "dog", "dolphin", "donkey", "dove",
     "dragon", "duck", "eagle", "eel", "egret", "elephant", "elk", "emu", "falcon", "ferret", "finch", "fish",
     "flamingo", "fly", "fox", "frog", "gator", "gecko", "gibbon", "giraffe", "gnu", "goat", "goose", "gopher",
     "gorilla", "grouse", "gull", "hare", "hawk", "hen", "heron", "hog", "horse", "hound", "husky", "ibex", "iguana",
@@ -52,11 +101,11 @@ const NAMES: &[&str] = &[
     "lizard", "llama", "lobster", "locust", "lynx", "macaw", "mako", "mammal", "mantis", "marlin", "mastiff", "mink",
     "mole", "monkey", "moose", "moth", "mouse", "mule", "mustang", "newt", "ocelot", "octopus", "orca", "osprey",
     "ostrich", "otter", "owl", "ox", "oyster", "panda", "panther", "parrot", "pelican", "penguin", "pig", "pigeon",
-    "pika", "piranha", "pony", "poodle", "porpoise", "possum", "prawn", "puma", "python", "quail", "rabbit",
-    "raccoon", "ram", "rat", "raven", "reindeer", "rhino", "robin", "salmon", "seal", "shark", "sheep", "shrew",
-    "skink", "skunk", "sloth", "snail", "snake", "sparrow", "spider", "squid", "stallion", "stork", "swan", "tapir",
-    "termite", "tiger", "toad", "trout", "tuna", "turkey", "turtle", "unicorn", "viper", "vulture", "walrus", "wasp",
-    "weasel", "whale", "wolf", "wombat", "worm", "yak", "zebra",
+    "pika", "piranha", "pony", "poodle", "porpoise", "possum", "prawn", "puma", "python", "quail", "rabbit", "raccoon",
+    "ram", "rat", "raven", "reindeer", "rhino", "robin", "salmon", "seal", "shark", "sheep", "shrew", "skink", "skunk",
+    "sloth", "snail", "snake", "sparrow", "spider", "squid", "stallion", "stork", "swan", "tapir", "termite", "tiger",
+    "toad", "trout", "tuna", "turkey", "turtle", "unicorn", "viper", "vulture", "walrus", "wasp", "weasel", "whale",
+    "wolf", "wombat", "worm", "yak", "zebra",
 ];
 
 fn keepers() -> Attr {
@@ -180,12 +229,17 @@ impl Random {
         if length < 1 || (length as usize) < required {
             return Err(ProviderError::new(
                 "Invalid Attribute Value",
-                format!("Attribute length value must be at least 1 and at least the sum of the min_* values, got: {length}"),
+                format!(
+                    "Attribute length value must be at least 1 and at least the sum of the min_* values, got: {length}"
+                ),
             ));
         }
         let all: Vec<char> = sets.iter().flat_map(|(s, _)| s.chars()).collect();
         if all.is_empty() {
-            return Err(ProviderError::new("Invalid Attribute Combination", "At least one character set must be enabled."));
+            return Err(ProviderError::new(
+                "Invalid Attribute Combination",
+                "At least one character set must be enabled.",
+            ));
         }
         let mut out: Vec<char> = Vec::with_capacity(length as usize);
         for (set, n) in &sets {
@@ -221,21 +275,28 @@ impl Provider for Random {
     fn validate(&self, type_name: &str, config: &Value) -> Result<(), ProviderError> {
         match type_name {
             "random_id" => match get_i64(config, "byte_length") {
-                Some(n) if n < 1 => {
-                    Err(ProviderError::new("Invalid Attribute Value", format!("Attribute byte_length value must be at least 1, got: {n}")))
-                }
+                Some(n) if n < 1 => Err(ProviderError::new(
+                    "Invalid Attribute Value",
+                    format!("Attribute byte_length value must be at least 1, got: {n}"),
+                )),
                 _ => Ok(()),
             },
             "random_integer" => match (get_i64(config, "min"), get_i64(config, "max")) {
-                (Some(min), Some(max)) if max < min => {
-                    Err(ProviderError::new("Invalid Attribute Value", "Attribute max value must be at least the value of min"))
-                }
+                (Some(min), Some(max)) if max < min => Err(ProviderError::new(
+                    "Invalid Attribute Value",
+                    "Attribute max value must be at least the value of min",
+                )),
                 _ => Ok(()),
             },
             _ => Ok(()),
         }
     }
-    fn apply(&self, type_name: &str, _prior: Option<&Value>, planned: Option<&Value>) -> Result<Option<Value>, ProviderError> {
+    fn apply(
+        &self,
+        type_name: &str,
+        _prior: Option<&Value>,
+        planned: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError> {
         let Some(planned) = planned else { return Ok(None) };
         let mut new = planned.clone();
         // An update (keepers kept) changes nothing the provider decides.
@@ -276,7 +337,9 @@ impl Provider for Random {
                 let span = (max - min + 1).max(1) as u64;
                 let n = match get_str(&new, "seed") {
                     Some(seed) => {
-                        let h = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+                        let h = seed
+                            .bytes()
+                            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
                         super::Rng::seeded(h).below(span)
                     }
                     None => self.below(span),
@@ -310,10 +373,14 @@ impl Provider for Random {
                 set(&mut new, "result", Value::string(u));
             }
             "random_shuffle" => {
-                let input: Vec<Value> = get(&new, "input").map(|v| v.elements().into_iter().map(|(_, x)| x).collect()).unwrap_or_default();
+                let input: Vec<Value> =
+                    get(&new, "input").map(|v| v.elements().into_iter().map(|(_, x)| x).collect()).unwrap_or_default();
                 let mut items = input.clone();
                 let mut rng = match get_str(&new, "seed") {
-                    Some(seed) => super::Rng::seeded(seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))),
+                    Some(seed) => super::Rng::seeded(
+                        seed.bytes()
+                            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)),
+                    ),
                     None => super::Rng::seeded(self.rng.lock().map(|mut r| r.next_u64()).unwrap_or(0)),
                 };
                 for i in (1..items.len()).rev() {
@@ -329,14 +396,24 @@ impl Provider for Random {
                 set(&mut new, "result", Value::list(Type::String, result));
                 set(&mut new, "id", Value::string("-"));
             }
-            other => return Err(ProviderError::new("Invalid resource type", format!("The provider does not support resource type {other:?}."))),
+            other => {
+                return Err(ProviderError::new(
+                    "Invalid resource type",
+                    format!("The provider does not support resource type {other:?}."),
+                ));
+            }
         }
         Ok(Some(new))
     }
     fn import(&self, type_name: &str, id: &str) -> Result<Value, ProviderError> {
-        let schema = self.schema(Mode::Managed, type_name).ok_or_else(|| ProviderError::new("Invalid resource type", type_name))?;
-        let mut obj: BTreeMap<String, Value> =
-            schema.attrs.iter().map(|a| (a.name.to_owned(), a.default.clone().unwrap_or(Value::Null(a.ty.clone())))).collect();
+        let schema = self
+            .schema(Mode::Managed, type_name)
+            .ok_or_else(|| ProviderError::new("Invalid resource type", type_name))?;
+        let mut obj: BTreeMap<String, Value> = schema
+            .attrs
+            .iter()
+            .map(|a| (a.name.to_owned(), a.default.clone().unwrap_or(Value::Null(a.ty.clone()))))
+            .collect();
         match type_name {
             "random_string" | "random_password" => {
                 obj.insert("length".into(), Value::int(id.chars().count() as i64));
@@ -351,7 +428,10 @@ impl Provider for Random {
                 let parts: Vec<&str> = id.split(',').collect();
                 let nums: Option<Vec<i64>> = parts.iter().map(|p| p.trim().parse().ok()).collect();
                 let Some([result, min, max]) = nums.as_deref().and_then(|n| <[i64; 3]>::try_from(n).ok()) else {
-                    return Err(ProviderError::new("Invalid import id", "Expected the import ID \"result,min,max\" (three integers)."));
+                    return Err(ProviderError::new(
+                        "Invalid import id",
+                        "Expected the import ID \"result,min,max\" (three integers).",
+                    ));
                 };
                 obj.insert("id".into(), Value::string(result.to_string()));
                 obj.insert("result".into(), Value::int(result));
@@ -359,9 +439,9 @@ impl Provider for Random {
                 obj.insert("max".into(), Value::int(max));
             }
             "random_id" => {
-                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(id)
-                    .map_err(|e| ProviderError::new("Invalid import id", format!("The id is not URL-safe base64: {e}")))?;
+                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id).map_err(|e| {
+                    ProviderError::new("Invalid import id", format!("The id is not URL-safe base64: {e}"))
+                })?;
                 let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
                 obj.insert("id".into(), Value::string(id));
                 obj.insert("byte_length".into(), Value::int(bytes.len() as i64));
@@ -370,7 +450,12 @@ impl Provider for Random {
                 obj.insert("hex".into(), Value::string(hex));
                 obj.insert("dec".into(), Value::string(num_bigint::BigUint::from_bytes_be(&bytes).to_string()));
             }
-            _ => return Err(ProviderError::new("Resource Import Not Implemented", format!("{type_name} cannot be imported."))),
+            _ => {
+                return Err(ProviderError::new(
+                    "Resource Import Not Implemented",
+                    format!("{type_name} cannot be imported."),
+                ));
+            }
         }
         Ok(Value::Object(obj))
     }
@@ -387,7 +472,8 @@ mod tests {
 
     fn create(p: &Random, ty: &str, config: &[(&str, Value)]) -> Value {
         let schema = p.schema(Mode::Managed, ty).expect("schema");
-        let mut obj: BTreeMap<String, Value> = schema.attrs.iter().map(|a| (a.name.to_owned(), Value::Null(a.ty.clone()))).collect();
+        let mut obj: BTreeMap<String, Value> =
+            schema.attrs.iter().map(|a| (a.name.to_owned(), Value::Null(a.ty.clone()))).collect();
         for (k, v) in config {
             obj.insert((*k).to_owned(), v.clone());
         }
@@ -398,7 +484,11 @@ mod tests {
     #[test]
     fn strings_respect_their_character_sets_and_minimums() {
         let p = provider();
-        let v = create(&p, "random_string", &[("length", Value::int(24)), ("special", Value::Bool(false)), ("min_numeric", Value::int(5))]);
+        let v = create(
+            &p,
+            "random_string",
+            &[("length", Value::int(24)), ("special", Value::Bool(false)), ("min_numeric", Value::int(5))],
+        );
         let s = get_str(&v, "result").expect("result").to_owned();
         assert_eq!(s.chars().count(), 24);
         assert!(s.chars().all(|c| c.is_ascii_alphanumeric()), "{s}");

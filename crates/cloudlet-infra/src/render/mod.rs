@@ -61,7 +61,8 @@ fn scalar(v: &Value) -> String {
 }
 
 fn is_collection(v: &Value) -> bool {
-    !v.is_marked() && matches!(v, Value::List(..) | Value::Set(..) | Value::Tuple(_) | Value::Map(..) | Value::Object(_))
+    !v.is_marked()
+        && matches!(v, Value::List(..) | Value::Set(..) | Value::Tuple(_) | Value::Map(..) | Value::Object(_))
 }
 
 fn is_seq(v: &Value) -> bool {
@@ -85,7 +86,7 @@ fn items(v: &Value) -> Vec<Value> {
 
 /// A whole value under one symbol (create: `+`, delete: `-`), nested at
 /// `indent` (the column of the symbol of its first line's owner).
-fn whole(out: &mut String, st: &Style, sym: &str, v: &Value, indent: usize) -> String {
+fn whole(st: &Style, sym: &str, v: &Value, indent: usize) -> String {
     if !is_collection(v) {
         return scalar(v);
     }
@@ -99,7 +100,7 @@ fn whole(out: &mut String, st: &Style, sym: &str, v: &Value, indent: usize) -> S
         }
         s.push_str("[\n");
         for x in xs {
-            let inner = whole(out, st, sym, &x, indent + 4);
+            let inner = whole(st, sym, &x, indent + 4);
             let _ = writeln!(s, "{pad}{} {inner},", st.sym(sym));
         }
         let _ = write!(s, "{close}]");
@@ -114,7 +115,7 @@ fn whole(out: &mut String, st: &Style, sym: &str, v: &Value, indent: usize) -> S
             if x.is_null() && sym == "+" && matches!(v.unmarked(), Value::Object(_)) {
                 continue;
             }
-            let inner = whole(out, st, sym, &x, indent + 4);
+            let inner = whole(st, sym, &x, indent + 4);
             let _ = writeln!(s, "{pad}{} {k:<width$} = {inner}", st.sym(sym));
         }
         let _ = write!(s, "{close}}}");
@@ -125,7 +126,6 @@ fn whole(out: &mut String, st: &Style, sym: &str, v: &Value, indent: usize) -> S
 /// One attribute's line(s) in an update: `~ name = old -> new`, with
 /// nested maps and lists diffed element by element.
 fn changed_value(st: &Style, before: &Value, after: &Value, indent: usize, forces: &str) -> String {
-    let mut scratch = String::new();
     if before.is_marked() || after.is_marked() {
         return format!("(sensitive value){forces}");
     }
@@ -149,13 +149,15 @@ fn changed_value(st: &Style, before: &Value, after: &Value, indent: usize, force
             match (bv, av) {
                 (Some(bv), Some(av)) if same(bv, av) => hidden += 1,
                 (Some(bv), Some(av)) => {
-                    let _ = writeln!(s, "{pad}{} {k:<width$} = {}", st.sym("~"), changed_value(st, bv, av, indent + 4, ""));
+                    let _ =
+                        writeln!(s, "{pad}{} {k:<width$} = {}", st.sym("~"), changed_value(st, bv, av, indent + 4, ""));
                 }
                 (None, Some(av)) => {
-                    let _ = writeln!(s, "{pad}{} {k:<width$} = {}", st.sym("+"), whole(&mut scratch, st, "+", av, indent + 4));
+                    let _ = writeln!(s, "{pad}{} {k:<width$} = {}", st.sym("+"), whole(st, "+", av, indent + 4));
                 }
                 (Some(bv), None) => {
-                    let _ = writeln!(s, "{pad}{} {k:<width$} = {} -> null", st.sym("-"), whole(&mut scratch, st, "-", bv, indent + 4));
+                    let _ =
+                        writeln!(s, "{pad}{} {k:<width$} = {} -> null", st.sym("-"), whole(st, "-", bv, indent + 4));
                 }
                 (None, None) => {}
             }
@@ -176,14 +178,14 @@ fn changed_value(st: &Style, before: &Value, after: &Value, indent: usize, force
         let mut hidden = 0;
         for x in &b {
             if !a.iter().any(|y| same(x, y)) {
-                let _ = writeln!(s, "{pad}{} {},", st.sym("-"), whole(&mut scratch, st, "-", x, indent + 4));
+                let _ = writeln!(s, "{pad}{} {},", st.sym("-"), whole(st, "-", x, indent + 4));
             } else {
                 hidden += 1;
             }
         }
         for y in &a {
             if !b.iter().any(|x| same(x, y)) {
-                let _ = writeln!(s, "{pad}{} {},", st.sym("+"), whole(&mut scratch, st, "+", y, indent + 4));
+                let _ = writeln!(s, "{pad}{} {},", st.sym("+"), whole(st, "+", y, indent + 4));
             }
         }
         if hidden > 0 {
@@ -193,8 +195,8 @@ fn changed_value(st: &Style, before: &Value, after: &Value, indent: usize, force
         let _ = write!(s, "{close}]");
         return s;
     }
-    let b = whole(&mut scratch, st, "-", before, indent);
-    let a = whole(&mut scratch, st, "+", after, indent);
+    let b = whole(st, "-", before, indent);
+    let a = whole(st, "+", after, indent);
     format!("{b} -> {a}{forces}")
 }
 
@@ -226,25 +228,25 @@ fn resource_body(out: &mut String, st: &Style, c: &ResourceChange, drift: bool) 
             if av.is_null() {
                 continue;
             }
-            lines.push(("+".into(), k.clone(), whole(out, st, "+", &av, 6)));
+            lines.push(("+".into(), k.clone(), whole(st, "+", &av, 6)));
         } else if deleting {
             if bv.is_null() {
                 continue;
             }
-            let v = whole(out, st, "-", &bv, 6);
+            let v = whole(st, "-", &bv, 6);
             lines.push(("-".into(), k.clone(), format!("{v} -> null")));
         } else if bv.is_null() && av.is_null() && !av.is_unknown() {
             continue;
         } else if same(&bv, &av) {
             if identifying(k) && !bv.is_null() {
-                lines.push((" ".into(), k.clone(), scalar_or_whole(out, st, &bv)));
+                lines.push((" ".into(), k.clone(), scalar_or_whole(st, &bv)));
             } else {
                 hidden += 1;
             }
         } else if bv.is_null() {
-            lines.push(("+".into(), k.clone(), format!("{}{forces}", whole(out, st, "+", &av, 6))));
+            lines.push(("+".into(), k.clone(), format!("{}{forces}", whole(st, "+", &av, 6))));
         } else if av.is_null() && !av.is_unknown() {
-            lines.push(("-".into(), k.clone(), format!("{} -> null{forces}", whole(out, st, "-", &bv, 6))));
+            lines.push(("-".into(), k.clone(), format!("{} -> null{forces}", whole(st, "-", &bv, 6))));
         } else {
             lines.push(("~".into(), k.clone(), changed_value(st, &bv, &av, 6, forces)));
         }
@@ -259,8 +261,8 @@ fn resource_body(out: &mut String, st: &Style, c: &ResourceChange, drift: bool) 
     }
 }
 
-fn scalar_or_whole(out: &mut String, st: &Style, v: &Value) -> String {
-    whole(out, st, " ", v, 6)
+fn scalar_or_whole(st: &Style, v: &Value) -> String {
+    whole(st, " ", v, 6)
 }
 
 /// One resource change: the comment line(s) and the block.
@@ -321,12 +323,17 @@ fn outputs_section(st: &Style, outputs: &[OutputChange]) -> String {
     }
     let width = changed.iter().map(|o| o.name.chars().count()).max().unwrap_or(0);
     let mut s = String::from("\nChanges to Outputs:\n");
-    let mut scratch = String::new();
     for o in changed {
         let name = &o.name;
         let line = match (&o.before, &o.after) {
-            (None, Some(a)) => format!("  {} {name:<width$} = {}", st.sym("+"), sensitive_or(a, o.sensitive, |v| whole(&mut scratch, st, "+", v, 2))),
-            (Some(b), None) => format!("  {} {name:<width$} = {} -> null", st.sym("-"), sensitive_or(b, o.sensitive, |v| whole(&mut scratch, st, "-", v, 2))),
+            (None, Some(a)) => {
+                format!("  {} {name:<width$} = {}", st.sym("+"), sensitive_or(a, o.sensitive, |v| whole(st, "+", v, 2)))
+            }
+            (Some(b), None) => format!(
+                "  {} {name:<width$} = {} -> null",
+                st.sym("-"),
+                sensitive_or(b, o.sensitive, |v| whole(st, "-", v, 2))
+            ),
             (Some(b), Some(a)) => {
                 if o.sensitive {
                     format!("  {} {name:<width$} = (sensitive value)", st.sym("~"))
@@ -356,18 +363,32 @@ pub fn drift_text(st: &Style, plan: &Plan) -> String {
         s,
         "\n{}\n\n{}\n\n",
         st.bold("Note: Objects have changed outside of cloudlet"),
-        wrap("cloudlet detected the following changes made outside of cloudlet since the last \"cloudlet infra apply\":")
+        wrap(
+            "cloudlet detected the following changes made outside of cloudlet since the last \"cloudlet infra apply\":"
+        )
     );
     let mut drift: Vec<&ResourceChange> = plan.drift.iter().collect();
-    drift.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+    drift.sort_by_key(|c| order_key(c));
     for c in drift {
         s.push_str(&resource_change(st, c, true));
         s.push('\n');
     }
     if plan.mode == PlanMode::RefreshOnly {
-        let _ = writeln!(s, "{}", wrap("This is a refresh-only plan, so cloudlet will not take any actions to undo these. If you were expecting these changes then you can apply this plan to record the updated values in the cloudlet state without changing any remote objects."));
+        let _ = writeln!(
+            s,
+            "{}",
+            wrap(
+                "This is a refresh-only plan, so cloudlet will not take any actions to undo these. If you were expecting these changes then you can apply this plan to record the updated values in the cloudlet state without changing any remote objects."
+            )
+        );
     } else {
-        let _ = writeln!(s, "{}", wrap("Unless you have made equivalent changes to your configuration, or ignored the relevant attributes using ignore_changes, the following plan may include actions to undo or respond to these changes."));
+        let _ = writeln!(
+            s,
+            "{}",
+            wrap(
+                "Unless you have made equivalent changes to your configuration, or ignored the relevant attributes using ignore_changes, the following plan may include actions to undo or respond to these changes."
+            )
+        );
         let _ = writeln!(s, "\n{}", "─".repeat(77));
     }
     s
@@ -384,14 +405,16 @@ fn order_key(c: &ResourceChange) -> (String, u8, String, String, Option<crate::s
 pub fn plan_text(st: &Style, plan: &Plan) -> String {
     let mut s = drift_text(st, plan);
     let mut effective: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
-    effective.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+    effective.sort_by_key(|c| order_key(c));
     if plan.mode == PlanMode::RefreshOnly {
         if plan.drift.is_empty() && !plan.outputs.iter().any(output_changed) {
             let _ = write!(
                 s,
                 "\n{}\n\n{}\n",
                 st.bold("No changes. Your infrastructure still matches the configuration."),
-                wrap("cloudlet has checked that the real remote objects still match the result of your most recent changes, and found no differences.")
+                wrap(
+                    "cloudlet has checked that the real remote objects still match the result of your most recent changes, and found no differences."
+                )
             );
         } else {
             s.push_str(&outputs_section(st, &plan.outputs));
@@ -401,7 +424,13 @@ pub fn plan_text(st: &Style, plan: &Plan) -> String {
     if effective.is_empty() {
         if plan.outputs.iter().any(output_changed) {
             s.push_str(&outputs_section(st, &plan.outputs));
-            let _ = write!(s, "\n{}\n", wrap("You can apply this plan to save these new output values to the cloudlet state, without changing any real infrastructure."));
+            let _ = write!(
+                s,
+                "\n{}\n",
+                wrap(
+                    "You can apply this plan to save these new output values to the cloudlet state, without changing any real infrastructure."
+                )
+            );
             return s;
         }
         let what = if plan.mode == PlanMode::Destroy {
@@ -440,7 +469,9 @@ pub fn plan_text(st: &Style, plan: &Plan) -> String {
     let _ = write!(
         s,
         "\n{}\n{legend}\ncloudlet will perform the following actions:\n\n",
-        wrap("cloudlet used the selected providers to generate the following execution plan. Resource actions are indicated with the following symbols:")
+        wrap(
+            "cloudlet used the selected providers to generate the following execution plan. Resource actions are indicated with the following symbols:"
+        )
     );
     for c in &effective {
         s.push_str(&resource_change(st, c, false));
