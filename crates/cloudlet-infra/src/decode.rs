@@ -179,7 +179,13 @@ pub fn file_name(path: &Path) -> String {
 /// block `context` (`resource "x" "y"`), quoting the lines it covers;
 /// `fallback` is where to point when the diagnostic has no span.
 pub fn render(file: &SourceFile, context: Option<&str>, fallback: Option<usize>, d: &Diagnostic) -> String {
-    let name = file_name(&file.path);
+    render_named(file, &file_name(&file.path), context, fallback, d)
+}
+
+/// [`render`] with the file named `name` (a child module's file is named
+/// by its path from the root module, `modules/vpc/main.tf`).
+pub fn render_named(file: &SourceFile, name: &str, context: Option<&str>, fallback: Option<usize>, d: &Diagnostic) -> String {
+    let name = name.to_owned();
     let located = match (&d.span, fallback) {
         (Some(_), _) => d.clone(),
         (None, Some(at)) => Diagnostic { span: Some(at..at), ..d.clone() },

@@ -780,7 +780,10 @@ impl<'a> Walker<'a> {
     }
 
     fn error(&mut self, m: &ModuleConfig, file: usize, context: &str, at: usize, d: &Diagnostic) {
-        self.plan.errors.push_str(&crate::decode::render(&m.files[file], Some(context), Some(at), d));
+        let f = &m.files[file];
+        let root = &self.input.config.dir;
+        let name = f.path.strip_prefix(root).map_or_else(|_| crate::decode::file_name(&f.path), |p| p.display().to_string());
+        self.plan.errors.push_str(&crate::decode::render_named(f, &name, Some(context), Some(at), d));
     }
 
     /// Walks one module instance; returns its outputs as an object.
@@ -816,8 +819,11 @@ impl<'a> Walker<'a> {
             },
             ..ModValues::default()
         };
+        // Relative paths in functions are relative to the working
+        // directory (the root module), as in Terraform; `path.module`
+        // gives a module's own directory.
         let ctx = FuncContext {
-            base_dir: m.dir.clone(),
+            base_dir: root_dir.to_path_buf(),
             planning: self.sink.is_none(),
             now_rfc3339: self.input.options.now_rfc3339.clone(),
             console: false,
