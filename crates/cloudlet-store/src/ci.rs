@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
 use cloudlet_ci::history::{
     ApprovalRecord, CacheHit, CacheRecord, JobRecord, LegRecord, RunDetail, RunEvent, RunRecord, RunRecorder,
@@ -559,13 +559,18 @@ fn detail(conn: &Connection, run: RunRecord) -> rusqlite::Result<RunDetail> {
 }
 
 /// The [`RunRecorder`] of one run, writing into the store.
+///
+/// Events are written by a writer thread that commits whatever has queued
+/// up in one transaction (group commit): one WAL sync for a burst of
+/// events instead of one each, so recording costs a step little. The
+/// delay before an event is on disk is one commit, a few milliseconds.
 #[derive(Debug)]
 pub struct StoreRecorder {
     store: Arc<Store>,
     run_id: u64,
     state: Mutex<RecorderState>,
-    /// The first write error is reported; later ones are not repeated.
-    failed: AtomicBool,
+    queue: Mutex<Option<mpsc::Sender<Op>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 #[derive(Debug, Default)]
@@ -579,9 +584,62 @@ struct RecorderState {
     seq: i64,
 }
 
+/// One write for the writer thread.
+#[derive(Debug)]
+enum Op {
+    /// An event; for `JobReleased`, whether other jobs still wait.
+    Event(RunEvent, bool, i64),
+    Log {
+        leg_name: String,
+        step: usize,
+        seq: i64,
+        data: Vec<u8>,
+    },
+    /// Acknowledged once everything queued before it is committed.
+    Barrier(mpsc::Sender<()>),
+}
+
+fn report(failed: &AtomicBool, result: Result<(), StoreError>) {
+    if let Err(e) = result
+        && !failed.swap(true, Ordering::SeqCst)
+    {
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            chain.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        let _ = writeln!(std::io::stderr(), "warning: cloudlet ci: the run history is incomplete: {chain}");
+    }
+}
+
 impl StoreRecorder {
     pub fn new(store: Arc<Store>, run_id: u64) -> StoreRecorder {
-        StoreRecorder { store, run_id, state: Mutex::new(RecorderState::default()), failed: AtomicBool::new(false) }
+        let (tx, rx) = mpsc::channel::<Op>();
+        let writer = {
+            let store = store.clone();
+            // The first write error is reported; later ones are not repeated.
+            let failed = AtomicBool::new(false);
+            std::thread::spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    batch.extend(rx.try_iter());
+                    let mut acks = Vec::new();
+                    let result = commit(&store, run_id, batch, &mut acks);
+                    report(&failed, result);
+                    for a in acks {
+                        let _ = a.send(());
+                    }
+                }
+            })
+        };
+        StoreRecorder {
+            store,
+            run_id,
+            state: Mutex::new(RecorderState::default()),
+            queue: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+        }
     }
 
     pub fn run_id(&self) -> u64 {
@@ -592,17 +650,9 @@ impl StoreRecorder {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn report(&self, result: Result<(), StoreError>) {
-        if let Err(e) = result
-            && !self.failed.swap(true, Ordering::SeqCst)
-        {
-            let mut chain = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                chain.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            let _ = writeln!(std::io::stderr(), "warning: cloudlet ci: the run history is incomplete: {chain}");
+    fn send(&self, op: Op) {
+        if let Some(q) = self.queue.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = q.send(op);
         }
     }
 
@@ -612,212 +662,216 @@ impl StoreRecorder {
         st.logs.entry(leg_name.to_owned()).or_insert((0, Vec::new())).1.push(line.to_owned());
     }
 
-    /// Writes every buffered log line.
-    pub fn flush_logs(&self) {
+    /// Writes every buffered log line and waits until everything recorded
+    /// so far is on disk.
+    pub fn sync(&self) {
         let names: Vec<String> = self.state().logs.keys().cloned().collect();
         for n in names {
             self.flush(&n);
         }
+        let (ack, done) = mpsc::channel();
+        self.send(Op::Barrier(ack));
+        let _ = done.recv();
     }
 
     fn flush(&self, leg_name: &str) {
-        let (step, lines, seq) = {
+        let op = {
             let mut st = self.state();
             let Some((step, lines)) = st.logs.get_mut(leg_name) else { return };
             if lines.is_empty() {
                 return;
             }
-            let taken = (*step, std::mem::take(lines));
+            let (step, lines) = (*step, std::mem::take(lines));
             st.seq += 1;
-            (taken.0, taken.1, st.seq)
+            Op::Log {
+                leg_name: leg_name.to_owned(),
+                step,
+                seq: st.seq,
+                data: cloudlet_ci::history::compress_log(&lines),
+            }
         };
-        let data = cloudlet_ci::history::compress_log(&lines);
-        let result = self
-            .store
-            .lock()
-            .execute(
-                "INSERT INTO ci_logs (run_id, seq, leg_name, step, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id(self.run_id), seq, leg_name, i64::try_from(step).unwrap_or(0), data],
-            )
-            .map(drop)
-            .map_err(q("ci_logs"));
-        self.report(result);
+        self.send(op);
     }
 
     fn leg_name(&self, job: &str, leg: usize) -> String {
         self.state().names.get(&(job.to_owned(), leg)).cloned().unwrap_or_else(|| job.to_owned())
     }
+}
 
-    fn write(&self, event: &RunEvent) -> Result<(), StoreError> {
-        let run = id(self.run_id);
-        let sql = q("ci_record");
-        match event {
-            RunEvent::JobDecided { job, name, needs, environment, legs, skipped, at } => {
-                {
-                    let mut st = self.state();
-                    for (i, l) in legs.iter().enumerate() {
-                        st.names.insert((job.clone(), i), l.name.clone());
-                    }
-                }
-                let mut conn = self.store.lock();
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&sql)?;
-                let position: i64 = tx
-                    .query_row("SELECT COUNT(*) FROM ci_jobs WHERE run_id = ?1", params![run], |r| r.get(0))
-                    .map_err(&sql)?;
-                let needs_json = serde_json::to_string(needs).unwrap_or_else(|_| "[]".to_owned());
-                tx.execute(
-                    "INSERT INTO ci_jobs (run_id, job_id, position, name, needs_json, environment, result)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (run_id, job_id) DO NOTHING",
-                    params![run, job, position, name, needs_json, environment, skipped.then_some("skipped")],
-                )
-                .map_err(&sql)?;
-                for (i, l) in legs.iter().enumerate() {
-                    tx.execute(
-                        "INSERT INTO ci_legs (run_id, job_id, leg, name, matrix_json, status, result, outputs_json)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '{}')
-                         ON CONFLICT (run_id, job_id, leg) DO NOTHING",
-                        params![
-                            run,
-                            job,
-                            i64::try_from(i).unwrap_or(0),
-                            l.name,
-                            l.matrix_json,
-                            if *skipped { "completed" } else { "queued" },
-                            skipped.then_some("skipped")
-                        ],
-                    )
-                    .map_err(&sql)?;
-                }
-                tx.execute("UPDATE ci_runs SET updated_at_ms = ?2 WHERE run_id = ?1", params![run, ms(*at)])
-                    .map_err(&sql)?;
-                tx.commit().map_err(&sql)
-            }
-            RunEvent::JobWaiting { job, at, .. } => {
-                self.state().waiting.push(job.clone());
-                let conn = self.store.lock();
-                conn.execute(
-                    "UPDATE ci_legs SET status = 'waiting' WHERE run_id = ?1 AND job_id = ?2 AND status = 'queued'",
-                    params![run, job],
-                )
-                .map_err(&sql)?;
-                conn.execute(
-                    "UPDATE ci_runs SET status = 'waiting', updated_at_ms = ?2 WHERE run_id = ?1 AND status <> 'completed'",
-                    params![run, ms(*at)],
-                )
-                .map(drop)
-                .map_err(&sql)
-            }
-            RunEvent::JobReleased { job, at } => {
-                let still_waiting = {
-                    let mut st = self.state();
-                    st.waiting.retain(|w| w != job);
-                    !st.waiting.is_empty()
-                };
-                let conn = self.store.lock();
-                conn.execute(
-                    "UPDATE ci_legs SET status = 'queued' WHERE run_id = ?1 AND job_id = ?2 AND status = 'waiting'",
-                    params![run, job],
-                )
-                .map_err(&sql)?;
-                conn.execute(
-                    "UPDATE ci_runs SET status = ?3, updated_at_ms = ?2 WHERE run_id = ?1 AND status <> 'completed'",
-                    params![run, ms(*at), if still_waiting { "waiting" } else { "in_progress" }],
-                )
-                .map(drop)
-                .map_err(&sql)
-            }
-            RunEvent::LegStarted { job, leg, at } => self
-                .store
-                .lock()
-                .execute(
-                    "UPDATE ci_legs SET status = 'in_progress', started_at_ms = ?4 WHERE run_id = ?1 AND job_id = ?2 AND leg = ?3",
-                    params![run, job, id(*leg as u64), ms(*at)],
-                )
-                .map(drop)
-                .map_err(&sql),
-            RunEvent::StepStarted { job, leg, step, name, at } => {
-                let leg_name = self.leg_name(job, *leg);
-                self.flush(&leg_name);
-                self.state().logs.entry(leg_name).or_insert((0, Vec::new())).0 = *step;
-                self.store
-                    .lock()
-                    .execute(
-                        "INSERT INTO ci_steps (run_id, job_id, leg, step, name, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                         ON CONFLICT (run_id, job_id, leg, step) DO NOTHING",
-                        params![run, job, id(*leg as u64), id(*step as u64), name, ms(*at)],
-                    )
-                    .map(drop)
-                    .map_err(&sql)
-            }
-            RunEvent::StepFinished { job, leg, step, outcome, conclusion, at } => {
-                self.flush(&self.leg_name(job, *leg));
-                self.store
-                    .lock()
-                    .execute(
-                        "UPDATE ci_steps SET outcome = ?5, conclusion = ?6, finished_at_ms = ?7
-                         WHERE run_id = ?1 AND job_id = ?2 AND leg = ?3 AND step = ?4",
-                        params![run, job, id(*leg as u64), id(*step as u64), outcome, conclusion, ms(*at)],
-                    )
-                    .map(drop)
-                    .map_err(&sql)
-            }
-            RunEvent::LegFinished { job, leg, result, outputs_json, at } => {
-                let leg_name = self.leg_name(job, *leg);
-                self.flush(&leg_name);
-                let conn = self.store.lock();
-                conn.execute(
-                    "UPDATE ci_legs SET status = 'completed', result = ?4, outputs_json = ?5, finished_at_ms = ?6,
-                         started_at_ms = COALESCE(started_at_ms, ?6)
-                     WHERE run_id = ?1 AND job_id = ?2 AND leg = ?3",
-                    params![run, job, id(*leg as u64), result.as_str(), outputs_json, ms(*at)],
-                )
-                .map_err(&sql)?;
-                conn.execute("UPDATE ci_runs SET updated_at_ms = ?2 WHERE run_id = ?1", params![run, ms(*at)])
-                    .map(drop)
-                    .map_err(&sql)
-            }
-            RunEvent::JobFinished { job, result, at } => {
-                let conn = self.store.lock();
-                conn.execute(
-                    "UPDATE ci_jobs SET result = ?3 WHERE run_id = ?1 AND job_id = ?2",
-                    params![run, job, result.as_str()],
-                )
-                .map_err(&sql)?;
-                // Legs that never started (fail-fast, a rejected deployment) end with their job.
-                conn.execute(
-                    "UPDATE ci_legs SET status = 'completed', result = COALESCE(result, ?3)
-                     WHERE run_id = ?1 AND job_id = ?2 AND status <> 'completed'",
-                    params![run, job, if result.as_str() == "success" { "cancelled" } else { result.as_str() }],
-                )
-                .map_err(&sql)?;
-                conn.execute("UPDATE ci_runs SET updated_at_ms = ?2 WHERE run_id = ?1", params![run, ms(*at)])
-                    .map(drop)
-                    .map_err(&sql)
-            }
-            RunEvent::CacheLookup { job, leg, key, hit } => {
-                let seq = {
-                    let mut st = self.state();
-                    st.seq += 1;
-                    st.seq
-                };
-                self.store
-                    .lock()
-                    .execute(
-                        "INSERT INTO ci_caches (run_id, seq, job_id, leg, cache_key, hit) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![run, seq, job, id(*leg as u64), key, hit.as_str()],
-                    )
-                    .map(drop)
-                    .map_err(&sql)
-            }
+impl Drop for StoreRecorder {
+    fn drop(&mut self) {
+        self.sync();
+        // Closing the queue ends the writer.
+        drop(self.queue.lock().unwrap_or_else(|p| p.into_inner()).take());
+        if let Some(w) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = w.join();
         }
+    }
+}
+
+/// Applies a batch of writes in one transaction.
+fn commit(store: &Store, run_id: u64, batch: Vec<Op>, acks: &mut Vec<mpsc::Sender<()>>) -> Result<(), StoreError> {
+    let sql = q("ci_record");
+    let run = id(run_id);
+    let mut conn = store.lock();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&sql)?;
+    for op in batch {
+        match op {
+            Op::Barrier(ack) => acks.push(ack),
+            Op::Log { leg_name, step, seq, data } => {
+                tx.execute(
+                    "INSERT INTO ci_logs (run_id, seq, leg_name, step, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![run, seq, leg_name, id(step as u64), data],
+                )
+                .map_err(&sql)?;
+            }
+            Op::Event(event, still_waiting, seq) => apply(&tx, run, &event, still_waiting, seq).map_err(&sql)?,
+        }
+    }
+    tx.commit().map_err(&sql)
+}
+
+fn apply(conn: &Connection, run: i64, event: &RunEvent, still_waiting: bool, seq: i64) -> rusqlite::Result<()> {
+    let touch = |conn: &Connection, at: &Timestamp| {
+        conn.execute("UPDATE ci_runs SET updated_at_ms = ?2 WHERE run_id = ?1", params![run, ms(*at)]).map(drop)
+    };
+    match event {
+        RunEvent::JobDecided { job, name, needs, environment, legs, skipped, at } => {
+            let position: i64 =
+                conn.query_row("SELECT COUNT(*) FROM ci_jobs WHERE run_id = ?1", params![run], |r| r.get(0))?;
+            let needs_json = serde_json::to_string(needs).unwrap_or_else(|_| "[]".to_owned());
+            conn.execute(
+                "INSERT INTO ci_jobs (run_id, job_id, position, name, needs_json, environment, result)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (run_id, job_id) DO NOTHING",
+                params![run, job, position, name, needs_json, environment, skipped.then_some("skipped")],
+            )?;
+            for (i, l) in legs.iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO ci_legs (run_id, job_id, leg, name, matrix_json, status, result, outputs_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '{}')
+                     ON CONFLICT (run_id, job_id, leg) DO NOTHING",
+                    params![
+                        run,
+                        job,
+                        id(i as u64),
+                        l.name,
+                        l.matrix_json,
+                        if *skipped { "completed" } else { "queued" },
+                        skipped.then_some("skipped")
+                    ],
+                )?;
+            }
+            touch(conn, at)
+        }
+        RunEvent::JobWaiting { job, at, .. } => {
+            conn.execute(
+                "UPDATE ci_legs SET status = 'waiting' WHERE run_id = ?1 AND job_id = ?2 AND status = 'queued'",
+                params![run, job],
+            )?;
+            conn.execute(
+                "UPDATE ci_runs SET status = 'waiting', updated_at_ms = ?2 WHERE run_id = ?1 AND status <> 'completed'",
+                params![run, ms(*at)],
+            )
+            .map(drop)
+        }
+        RunEvent::JobReleased { job, at } => {
+            conn.execute(
+                "UPDATE ci_legs SET status = 'queued' WHERE run_id = ?1 AND job_id = ?2 AND status = 'waiting'",
+                params![run, job],
+            )?;
+            conn.execute(
+                "UPDATE ci_runs SET status = ?3, updated_at_ms = ?2 WHERE run_id = ?1 AND status <> 'completed'",
+                params![run, ms(*at), if still_waiting { "waiting" } else { "in_progress" }],
+            )
+            .map(drop)
+        }
+        RunEvent::LegStarted { job, leg, at } => {
+            conn.execute(
+                "UPDATE ci_legs SET status = 'in_progress', started_at_ms = ?4 WHERE run_id = ?1 AND job_id = ?2 AND leg = ?3",
+                params![run, job, id(*leg as u64), ms(*at)],
+            )?;
+            touch(conn, at)
+        }
+        RunEvent::StepStarted { job, leg, step, name, at } => conn
+            .execute(
+                "INSERT INTO ci_steps (run_id, job_id, leg, step, name, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (run_id, job_id, leg, step) DO NOTHING",
+                params![run, job, id(*leg as u64), id(*step as u64), name, ms(*at)],
+            )
+            .map(drop),
+        RunEvent::StepFinished { job, leg, step, outcome, conclusion, at } => {
+            conn.execute(
+                "UPDATE ci_steps SET outcome = ?5, conclusion = ?6, finished_at_ms = ?7
+                 WHERE run_id = ?1 AND job_id = ?2 AND leg = ?3 AND step = ?4",
+                params![run, job, id(*leg as u64), id(*step as u64), outcome, conclusion, ms(*at)],
+            )?;
+            touch(conn, at)
+        }
+        RunEvent::LegFinished { job, leg, result, outputs_json, at } => {
+            conn.execute(
+                "UPDATE ci_legs SET status = 'completed', result = ?4, outputs_json = ?5, finished_at_ms = ?6,
+                     started_at_ms = COALESCE(started_at_ms, ?6)
+                 WHERE run_id = ?1 AND job_id = ?2 AND leg = ?3",
+                params![run, job, id(*leg as u64), result.as_str(), outputs_json, ms(*at)],
+            )?;
+            touch(conn, at)
+        }
+        RunEvent::JobFinished { job, result, at } => {
+            conn.execute(
+                "UPDATE ci_jobs SET result = ?3 WHERE run_id = ?1 AND job_id = ?2",
+                params![run, job, result.as_str()],
+            )?;
+            // Legs that never started (fail-fast, a rejected deployment) end with their job.
+            conn.execute(
+                "UPDATE ci_legs SET status = 'completed', result = COALESCE(result, ?3)
+                 WHERE run_id = ?1 AND job_id = ?2 AND status <> 'completed'",
+                params![run, job, if result.as_str() == "success" { "cancelled" } else { result.as_str() }],
+            )?;
+            touch(conn, at)
+        }
+        RunEvent::CacheLookup { job, leg, key, hit } => conn
+            .execute(
+                "INSERT INTO ci_caches (run_id, seq, job_id, leg, cache_key, hit) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![run, seq, job, id(*leg as u64), key, hit.as_str()],
+            )
+            .map(drop),
     }
 }
 
 impl RunRecorder for StoreRecorder {
     fn record(&self, event: RunEvent) {
-        let result = self.write(&event);
-        self.report(result);
+        // What the event means for the buffered logs and the waiting jobs.
+        let mut still_waiting = false;
+        match &event {
+            RunEvent::JobDecided { job, legs, .. } => {
+                let mut st = self.state();
+                for (i, l) in legs.iter().enumerate() {
+                    st.names.insert((job.clone(), i), l.name.clone());
+                }
+            }
+            RunEvent::JobWaiting { job, .. } => self.state().waiting.push(job.clone()),
+            RunEvent::JobReleased { job, .. } => {
+                let mut st = self.state();
+                st.waiting.retain(|w| w != job);
+                still_waiting = !st.waiting.is_empty();
+            }
+            RunEvent::StepStarted { job, leg, step, .. } => {
+                let leg_name = self.leg_name(job, *leg);
+                self.flush(&leg_name);
+                self.state().logs.entry(leg_name).or_insert((0, Vec::new())).0 = *step;
+            }
+            RunEvent::StepFinished { job, leg, .. } | RunEvent::LegFinished { job, leg, .. } => {
+                self.flush(&self.leg_name(job, *leg));
+            }
+            _ => {}
+        }
+        let seq = {
+            let mut st = self.state();
+            st.seq += 1;
+            st.seq
+        };
+        self.send(Op::Event(event, still_waiting, seq));
     }
 
     fn approval(&self, environment: &str) -> Option<ApprovalRecord> {
@@ -913,6 +967,7 @@ mod tests {
             at: t(6),
         });
         rec.record(RunEvent::JobFinished { job: "build".to_owned(), result: JobResult::Success, at: t(6) });
+        rec.sync();
         store.ci_finish_run(run.run_id, "success", t(7), None).expect("finish");
         let d = store.ci_run_detail(run.run_id).expect("read").expect("exists");
         assert_eq!(d.run.status, RunStatus::Completed);
@@ -958,6 +1013,7 @@ mod tests {
             at: t(2),
         });
         rec.record(RunEvent::JobWaiting { job: "deploy".to_owned(), environment: "production".to_owned(), at: t(2) });
+        rec.sync();
         assert_eq!(store.ci_run(run.run_id).expect("read").expect("run").status, RunStatus::Waiting);
         assert_eq!(rec.approval("production"), None);
         assert_eq!(
@@ -972,6 +1028,7 @@ mod tests {
             ApprovalOutcome::AlreadyDecided(_)
         ));
         rec.record(RunEvent::JobReleased { job: "deploy".to_owned(), at: t(4) });
+        rec.sync();
         assert_eq!(store.ci_run(run.run_id).expect("read").expect("run").status, RunStatus::InProgress);
     }
 

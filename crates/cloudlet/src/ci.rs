@@ -269,7 +269,7 @@ fn run_command(args: RunArgs) -> Result<(), ()> {
     let result = run_workflow(&wf, &ctx, clock.clone(), logs);
     stop_watch.store(true, Ordering::SeqCst);
     if let Some(rec) = &recorder {
-        rec.flush_logs();
+        rec.sync();
     }
     let report = match result {
         Ok(r) => r,
