@@ -31,6 +31,7 @@ pub mod cluster;
 pub mod config;
 pub mod framework;
 pub mod labels;
+pub mod live;
 pub mod load;
 pub mod model;
 pub mod plugins;

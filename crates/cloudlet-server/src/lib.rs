@@ -12,6 +12,7 @@
 //! their typed results and errors into each protocol's exact wire shape.
 //! Requests that reach no API get a JSON 404 that names what was asked for.
 
+mod kube;
 mod lambda;
 mod lambda_invoke;
 mod lambda_mappings;
@@ -21,7 +22,7 @@ pub mod runtime_api;
 mod sqs;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::State;
@@ -35,6 +36,7 @@ use cloudlet_functions::mappings::EventSourceMappings;
 use cloudlet_queues::Queues;
 use serde::Serialize;
 
+pub use crate::kube::KubeService;
 use crate::routing::Api;
 
 /// What the daemon tells about itself at `/_cloudlet/info`.
@@ -79,6 +81,7 @@ struct Shared {
     invoker: Arc<Invoker>,
     queues: Arc<Queues>,
     mappings: Arc<EventSourceMappings>,
+    kube: OnceLock<Arc<KubeService>>,
 }
 
 impl AppState {
@@ -91,12 +94,33 @@ impl AppState {
         queues: Arc<Queues>,
         mappings: Arc<EventSourceMappings>,
     ) -> AppState {
-        AppState { inner: Arc::new(Shared { info, metrics, clock, functions, invoker, queues, mappings }) }
+        AppState {
+            inner: Arc::new(Shared {
+                info,
+                metrics,
+                clock,
+                functions,
+                invoker,
+                queues,
+                mappings,
+                kube: OnceLock::new(),
+            }),
+        }
     }
 
     /// The SQS service.
     pub(crate) fn queues(&self) -> &Queues {
         &self.inner.queues
+    }
+
+    /// Attaches the simulated Kubernetes cluster (`/api/...`, `/apis/...`);
+    /// until then those paths answer 500.
+    pub fn set_kube(&self, kube: Arc<KubeService>) {
+        let _ = self.inner.kube.set(kube);
+    }
+
+    pub(crate) fn kube(&self) -> Option<Arc<KubeService>> {
+        self.inner.kube.get().cloned()
     }
 
     /// The Lambda control plane.
@@ -111,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_cloudlet/health", get(health))
         .route("/_cloudlet/info", get(info))
         .route("/metrics", get(metrics))
+        .merge(kube::routes())
         .merge(lambda::routes())
         .merge(lambda_invoke::routes())
         .merge(lambda_mappings::routes())

@@ -16,6 +16,7 @@
 
 mod ci;
 mod functions;
+mod kube;
 mod migrations;
 mod queues;
 mod sqlite;

@@ -297,6 +297,24 @@ pub static MIGRATIONS: &[Migration] = &[
         );
     ",
     },
+    Migration {
+        subsystem: "kube",
+        version: 1,
+        description: "the live Kubernetes cluster's objects (nodes, pods, deployments, budgets, events, ...)",
+        // One row per API object, its Kubernetes JSON as text; `seq` is the
+        // creation order (the scheduling queue's order among equals).
+        // Cluster-scoped objects have an empty namespace.
+        sql: "
+        CREATE TABLE kube_objects (
+            kind      TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            name      TEXT NOT NULL,
+            seq       BIGINT NOT NULL,
+            body_json TEXT NOT NULL,
+            PRIMARY KEY (kind, namespace, name)
+        );
+    ",
+    },
 ];
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub(crate) enum Command {
     Sqs(SqsArgs),
     /// Simulate Kubernetes scheduling (kube-scheduler v1.34 semantics) on manifests
     Sched(crate::sched::SchedArgs),
+    /// kubectl's commands over the daemon's simulated Kubernetes cluster (no containers run)
+    Kube(crate::kube::KubeArgs),
     /// Terraform-compatible infrastructure as code: cloudlet infra [-chdir=DIR] console
     Infra(crate::infra::InfraArgs),
     /// GitHub-Actions-compatible workflows on this machine: cloudlet ci run [-C DIR] [-W FILE]

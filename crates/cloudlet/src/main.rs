@@ -10,6 +10,7 @@ mod client;
 mod data_dir;
 mod functions;
 mod infra;
+mod kube;
 mod sched;
 mod sqs;
 mod up;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         cli::Command::Fn(args) => functions::run(args).map_err(|err| report(&err)),
         cli::Command::Sqs(args) => sqs::run(args).map_err(|err| report(&err)),
         cli::Command::Sched(args) => sched::run(args).map_err(|err| report(&err)),
+        cli::Command::Kube(args) => kube::run(args),
         cli::Command::Infra(args) => infra::run(args),
         cli::Command::Ci(args) => ci::run(args),
     };

@@ -24,8 +24,9 @@ use cloudlet_functions::store::{
     EventInvokeConfigStore, EventQueueStore, EventSourceMappingStore, FunctionStore, FunctionStoreError,
 };
 use cloudlet_queues::{QueueStore, Queues, QueuesError};
+use cloudlet_scheduler::live::{KubeStore, KubeStoreError};
 use cloudlet_server::runtime_api::LoopbackRuntimeApi;
-use cloudlet_server::{AppState, DaemonInfo, StoreSummary};
+use cloudlet_server::{AppState, DaemonInfo, KubeService, StoreSummary};
 use cloudlet_store::{DATABASE_FILE, Store, StoreError};
 
 use crate::cli::UpArgs;
@@ -60,6 +61,8 @@ pub(crate) enum UpError {
     Functions(#[from] ControlPlaneError),
     #[error(transparent)]
     Queues(#[from] QueuesError),
+    #[error("cannot load the Kubernetes cluster from the store")]
+    Kube(#[source] KubeStoreError),
     #[error("cannot load event source mappings from the store")]
     Mappings(#[source] FunctionStoreError),
     #[error("cannot start the async runtime")]
@@ -170,7 +173,9 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
             Arc::clone(&metrics),
         )
         .map_err(UpError::Mappings)?;
-        let router = cloudlet_server::router(AppState::new(
+        let kube = KubeService::open(Arc::clone(&store) as Arc<dyn KubeStore>, clock.clone()).map_err(UpError::Kube)?;
+        kube.start_ticker();
+        let state = AppState::new(
             info.clone(),
             metrics,
             clock,
@@ -178,7 +183,9 @@ pub(crate) fn run(args: UpArgs) -> Result<(), UpError> {
             Arc::clone(&invoker),
             Arc::clone(&queues),
             Arc::clone(&mappings),
-        ));
+        );
+        state.set_kube(kube);
+        let router = cloudlet_server::router(state);
         print_banner(&info, lock.path());
         tracing::info!(addr = %local_addr, data_dir = %data_dir.display(), "serving");
 

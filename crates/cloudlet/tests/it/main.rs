@@ -6,6 +6,7 @@ mod daemon;
 mod fn_cli;
 mod http;
 mod infra_cli;
+mod kube_cli;
 mod lambda_api;
 mod sched_cli;
 mod tidy;
