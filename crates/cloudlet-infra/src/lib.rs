@@ -10,12 +10,14 @@
 
 pub mod apply;
 pub mod backend;
+pub mod commands;
 pub mod config;
 pub mod console;
 pub mod convert;
 pub mod decode;
 pub mod diag;
 pub mod eval;
+pub mod fmt;
 pub mod format;
 pub mod funcs;
 pub mod graph;

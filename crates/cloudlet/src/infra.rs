@@ -21,7 +21,23 @@ pub(crate) struct InfraArgs {
     args: Vec<String>,
 }
 
-const USAGE: &str = "Usage: cloudlet infra [-chdir=DIR] <command> [args]\n\nCommands:\n  console    Try Terraform expressions at an interactive command prompt\n";
+const USAGE: &str = "Usage: cloudlet infra [-chdir=DIR] <command> [args]
+
+Commands:
+  init          Prepare the working directory (backend, .terraform/)
+  console       Try Terraform expressions at an interactive command prompt
+  fmt           Reformat your configuration in the standard style
+  validate      Check whether the configuration is valid
+  workspace     Workspace management
+  state         Advanced state management
+  force-unlock  Release a stuck lock on the current workspace
+  plan          Show changes required by the current configuration
+  apply         Create or update infrastructure
+  destroy       Destroy previously-created infrastructure
+  output        Show output values from your root module
+  show          Show the current state or a saved plan
+  import        Associate existing infrastructure with a resource
+";
 
 /// A Terraform-style flag: `-name`, `--name`, `-name=value`.
 fn flag(arg: &str) -> Option<(&str, Option<&str>)> {
@@ -61,7 +77,110 @@ pub(crate) fn run(args: InfraArgs) -> Result<(), ()> {
     }
     match command.as_str() {
         "console" => console(options),
+        "init" => state_side(cloudlet_infra::commands::init::run, options),
+        "state" => state_side(cloudlet_infra::commands::state::run, options),
+        "workspace" | "env" => state_side(cloudlet_infra::commands::workspace::run, options),
+        "force-unlock" => state_side(cloudlet_infra::commands::force_unlock::run, options),
+        "fmt" => state_side(cloudlet_infra::commands::fmt::run, options),
+        "plan" => engine_side(cloudlet_infra::commands::plan::run, options),
+        "apply" => engine_side(cloudlet_infra::commands::apply::run, options),
+        "destroy" => engine_side(cloudlet_infra::commands::destroy::run, options),
+        "output" => engine_side(cloudlet_infra::commands::output::run, options),
+        "show" => engine_side(cloudlet_infra::commands::show::run, options),
+        "import" => engine_side(cloudlet_infra::commands::import::run, options),
         other => usage_error(&format!("unknown command {other:?}")),
+    }
+}
+
+/// Runs one of `cloudlet_infra::commands` against the real process: its
+/// working directory, standard streams, `TF_WORKSPACE`, the system clock
+/// and the OS's randomness.
+fn state_side(
+    command: fn(&mut cloudlet_infra::commands::Ctx<'_>, &[String]) -> i32,
+    options: &[String],
+) -> Result<(), ()> {
+    // Nothing these commands print is coloured.
+    let options: Vec<String> =
+        options.iter().filter(|o| !matches!(flag(o), Some(("no-color", None)))).cloned().collect();
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let clock = cloudlet_infra::backend::SystemLockClock;
+    let mut random = cloudlet_infra::commands::os_random;
+    let (stdin, mut stdout, mut stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let mut stdin = stdin.lock();
+    let mut ctx = cloudlet_infra::commands::Ctx {
+        dir: std::env::current_dir().unwrap_or_default(),
+        stdin: &mut stdin,
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+        tf_workspace: std::env::var("TF_WORKSPACE").ok(),
+        who: format!("{user}@{}", host.trim()),
+        clock: &clock,
+        random: &mut random,
+    };
+    match command(&mut ctx, &options) {
+        0 => Ok(()),
+        1 => Err(()),
+        // `fmt -check` exits 3, as Terraform's does.
+        code => {
+            let _ = std::io::stdout().flush();
+            std::process::exit(code)
+        }
+    }
+}
+
+/// Runs one of the engine's commands (`plan`, `apply`, ...) against the
+/// real process, as [`state_side`] does, keeping `-no-color` (the plan is
+/// coloured on a terminal) and turning the first Ctrl-C into a graceful
+/// stop: no new change starts, those in flight finish, the state is
+/// written and the lock released. A second Ctrl-C exits at once.
+fn engine_side(
+    command: fn(&mut cloudlet_infra::commands::Ctx<'_>, &[String]) -> i32,
+    options: &[String],
+) -> Result<(), ()> {
+    std::thread::spawn(|| {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_io().build() else { return };
+        rt.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cloudlet_infra::commands::apply::interrupt();
+                let _ = write!(
+                    std::io::stderr(),
+                    "\nInterrupt received.\nPlease wait for cloudlet to exit or data loss may occur.\nGracefully shutting down...\n"
+                );
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = write!(
+                    std::io::stderr(),
+                    "\nTwo interrupts received. Exiting immediately. Note that data loss may have occurred.\n"
+                );
+                std::process::exit(1);
+            }
+        });
+    });
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let clock = cloudlet_infra::backend::SystemLockClock;
+    let mut random = cloudlet_infra::commands::os_random;
+    let (stdin, mut stdout, mut stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let mut stdin = stdin.lock();
+    let mut ctx = cloudlet_infra::commands::Ctx {
+        dir: std::env::current_dir().unwrap_or_default(),
+        stdin: &mut stdin,
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+        tf_workspace: std::env::var("TF_WORKSPACE").ok(),
+        who: format!("{user}@{}", host.trim()),
+        clock: &clock,
+        random: &mut random,
+    };
+    match command(&mut ctx, options) {
+        0 => Ok(()),
+        1 => Err(()),
+        // `plan -detailed-exitcode` exits 2 when there are changes.
+        code => {
+            let _ = std::io::stdout().flush();
+            std::process::exit(code)
+        }
     }
 }
 

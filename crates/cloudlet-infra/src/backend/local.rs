@@ -42,6 +42,18 @@ pub struct LocalBackend {
     held: Mutex<HashMap<String, HeldLock>>,
     /// Workspaces whose backup this instance has written already.
     backed_up: Mutex<HashSet<String>>,
+    backup: Backup,
+}
+
+/// Where the first changing write copies the snapshot it replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backup {
+    /// `<state>.backup` (`terraform.tfstate.backup`).
+    Default,
+    /// A given file (`state mv`/`rm` use `<state>.<unix-seconds>.backup`).
+    Path(PathBuf),
+    /// No backup (`-backup=-`).
+    Off,
 }
 
 #[derive(Debug)]
@@ -70,7 +82,33 @@ impl LocalBackend {
             workspace_dir: workspace_dir.into(),
             held: Mutex::new(HashMap::new()),
             backed_up: Mutex::new(HashSet::new()),
+            backup: Backup::Default,
         }
+    }
+
+    /// Makes a workspace's directory (Terraform's `workspace new`: the
+    /// state file comes with the first write).
+    pub fn create_workspace(&self, name: &str) -> Result<(), BackendError> {
+        if name == DEFAULT_WORKSPACE {
+            return Ok(());
+        }
+        let dir = self.workspace_dir.join(name);
+        std::fs::create_dir_all(self.abs(&dir)).map_err(|e| self.io_error(&dir, e))
+    }
+
+    /// Empties a workspace's state file (what a migration leaves at the old
+    /// location), backing up what it held first.
+    pub fn clear_state(&self, workspace: &str) -> Result<(), BackendError> {
+        let Some(bytes) = self.read_bytes(workspace)?.filter(|b| !b.is_empty()) else {
+            return Ok(());
+        };
+        self.backup_once(workspace, &bytes)?;
+        self.write_bytes(workspace, b"")
+    }
+
+    /// Sets where backups go (relative paths are taken from the root).
+    pub fn set_backup(&mut self, backup: Backup) {
+        self.backup = backup;
     }
 
     /// The state file of a workspace, as Terraform names it (relative to
@@ -150,6 +188,31 @@ impl LocalBackend {
         write(&mut file).map_err(|e| self.io_error(&rel, e))
     }
 
+    /// Copies the snapshot about to be replaced to the backup file, the
+    /// first time this backend replaces one of this workspace.
+    fn backup_once(&self, workspace: &str, bytes: &[u8]) -> Result<(), BackendError> {
+        let first =
+            self.backed_up.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(workspace.to_owned());
+        let target = match &self.backup {
+            Backup::Default => {
+                let mut backup = self.abs(&self.state_path(workspace)).into_os_string();
+                backup.push(BACKUP_EXTENSION);
+                Some(PathBuf::from(backup))
+            }
+            Backup::Path(p) => Some(self.abs(p)),
+            Backup::Off => None,
+        };
+        if let (true, Some(backup)) = (first, target) {
+            std::fs::write(&backup, bytes).map_err(|e| self.io_error(&backup, e))?;
+        }
+        Ok(())
+    }
+
+    /// The state file's full path.
+    pub fn state_file(&self, workspace: &str) -> PathBuf {
+        self.abs(&self.state_path(workspace))
+    }
+
     fn open_for_lock(&self, workspace: &str) -> std::io::Result<File> {
         let path = self.abs(&self.state_path(workspace));
         if let Some(dir) = path.parent() {
@@ -189,14 +252,7 @@ impl Backend for LocalBackend {
             return Ok(());
         }
         if let Some(bytes) = &prior_bytes {
-            let first =
-                self.backed_up.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(workspace.to_owned());
-            if first {
-                let mut backup = self.abs(&self.state_path(workspace)).into_os_string();
-                backup.push(BACKUP_EXTENSION);
-                let backup = PathBuf::from(backup);
-                std::fs::write(&backup, bytes).map_err(|e| self.io_error(&backup, e))?;
-            }
+            self.backup_once(workspace, bytes)?;
         }
         self.write_bytes(workspace, text.as_bytes())
     }

@@ -24,12 +24,13 @@
 pub mod addr;
 mod json;
 mod read;
+pub mod render;
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-pub(crate) use json::write_string as json_string;
+pub(crate) use json::{write_string as json_string, write_value as json_write};
 pub use read::{StateReadError, parse};
 
 /// The Terraform version cloudlet writes into states and lock infos: the
