@@ -184,7 +184,13 @@ pub fn render(file: &SourceFile, context: Option<&str>, fallback: Option<usize>,
 
 /// [`render`] with the file named `name` (a child module's file is named
 /// by its path from the root module, `modules/vpc/main.tf`).
-pub fn render_named(file: &SourceFile, name: &str, context: Option<&str>, fallback: Option<usize>, d: &Diagnostic) -> String {
+pub fn render_named(
+    file: &SourceFile,
+    name: &str,
+    context: Option<&str>,
+    fallback: Option<usize>,
+    d: &Diagnostic,
+) -> String {
     let name = name.to_owned();
     let located = match (&d.span, fallback) {
         (Some(_), _) => d.clone(),

@@ -782,7 +782,8 @@ impl<'a> Walker<'a> {
     fn error(&mut self, m: &ModuleConfig, file: usize, context: &str, at: usize, d: &Diagnostic) {
         let f = &m.files[file];
         let root = &self.input.config.dir;
-        let name = f.path.strip_prefix(root).map_or_else(|_| crate::decode::file_name(&f.path), |p| p.display().to_string());
+        let name =
+            f.path.strip_prefix(root).map_or_else(|_| crate::decode::file_name(&f.path), |p| p.display().to_string());
         self.plan.errors.push_str(&crate::decode::render_named(f, &name, Some(context), Some(at), d));
     }
 

@@ -1,0 +1,7 @@
+variable "v" {
+  default = "one"
+}
+
+resource "terraform_data" "x" {
+  input = var.v
+}

@@ -1,0 +1,3 @@
+resource "random_uuid" "u" {}
+
+resource "null_resource" "n" {}
