@@ -278,3 +278,50 @@ fn examples_apply_converge_and_destroy() {
     let r = run(dir.path(), "show", &[], "");
     assert_eq!(r.stdout, "No state.\n", "{name}");
 }
+
+/// A failing change does not lose the ones that succeeded: they are in
+/// the state, the failure is reported with its address, the exit is 1 and
+/// the lock is released.
+#[test]
+fn a_failure_keeps_what_succeeded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("blocker"), "a file where a directory should be").expect("write");
+    std::fs::write(
+        dir.path().join("main.tf"),
+        "resource \"terraform_data\" \"ok\" {\n  count = 20\n  input = count.index\n}\nresource \"local_file\" \"bad\" {\n  filename = \"blocker/inside.txt\"\n  content  = \"x\"\n}\n",
+    )
+    .expect("write");
+    let r = run(dir.path(), "apply", &["-auto-approve", "-parallelism=4"], "");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("Error: Create local file error"), "{}", r.stderr);
+    assert!(r.stderr.contains("with local_file.bad,"), "{}", r.stderr);
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("terraform.tfstate")).expect("state"))
+            .expect("json");
+    let resources = state["resources"].as_array().expect("resources");
+    assert_eq!(resources.len(), 1, "{state}");
+    assert_eq!(resources[0]["instances"].as_array().expect("instances").len(), 20);
+    assert!(!dir.path().join(".terraform.tfstate.lock.info").exists());
+    let r = run(dir.path(), "plan", &["-detailed-exitcode"], "");
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy."), "{}", r.stdout);
+}
+
+/// After an interrupt nothing new starts; the state is written (empty
+/// here), the lock released and the run reports it was halted.
+#[test]
+fn an_interrupted_apply_starts_nothing_new_and_unlocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The interrupt flag is the process's (as the signal handler's is):
+    // only under nextest, where each test is a process of its own.
+    if std::env::var_os("NEXTEST_RUN_ID").is_none() {
+        return;
+    }
+    std::fs::write(dir.path().join("main.tf"), "resource \"null_resource\" \"a\" {\n  count = 5\n}\n").expect("write");
+    cloudlet_infra::commands::apply::interrupt();
+    let r = run(dir.path(), "apply", &["-auto-approve"], "");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("Error: execution halted"), "{}", r.stderr);
+    assert!(!r.stdout.contains("Creating..."), "{}", r.stdout);
+    assert!(!dir.path().join(".terraform.tfstate.lock.info").exists());
+}
