@@ -510,9 +510,16 @@ impl LiveCluster {
 
     /// Lets time pass: evicts pods whose `tolerationSeconds` for a node's
     /// `NoExecute` taint ran out. Returns whether anything changed.
+    ///
+    /// Nothing else happens with time alone: pending pods are tried again
+    /// when the cluster changes, not on every tick, so an idle cluster
+    /// writes nothing.
     pub fn advance(&mut self, now_ms: u64) -> bool {
         let before = self.writes.len();
-        self.settle(now_ms);
+        self.evict_for_taints(now_ms);
+        if self.writes.len() != before {
+            self.settle(now_ms);
+        }
         self.writes.len() != before
     }
 

@@ -161,6 +161,18 @@ fn no_execute_taints_evict_now_or_after_toleration_seconds() {
 }
 
 #[test]
+fn time_alone_does_not_retry_pending_pods() {
+    let mut c = cluster();
+    c.create(Kind::Pod, "default", pod("p", "100m"), T0).expect("pod");
+    assert_eq!(events(&c, "p")[0].2, 1);
+    c.take_writes();
+    assert!(!c.advance(T0 + 60_000));
+    assert!(c.take_writes().is_empty(), "an idle cluster writes nothing");
+    c.create(Kind::Node, "", node("a", "1"), T0 + 61_000).expect("node");
+    assert_eq!(phase(&c, "p"), ("Running".into(), Some("a".into())));
+}
+
+#[test]
 fn the_state_comes_back_from_the_writes() {
     let mut c = cluster();
     c.create(Kind::Node, "", node("a", "1"), T0).expect("node");
