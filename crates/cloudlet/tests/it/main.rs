@@ -1,6 +1,7 @@
 //! End-to-end tests of the `cloudlet` binary: real processes, real TCP.
 
 mod ci_cli;
+mod ci_example;
 mod cli;
 mod daemon;
 mod fn_cli;
