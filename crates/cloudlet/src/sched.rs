@@ -5,16 +5,19 @@
 //! clusters; timing is the only clock this module reads.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand, ValueEnum};
+use cloudlet_core::Timestamp;
 use cloudlet_scheduler::config::{ConfigError, Profile};
 use cloudlet_scheduler::framework::NodeExplanation;
 use cloudlet_scheduler::load::{self, LoadError, Manifests};
 use cloudlet_scheduler::model::Resources;
 use cloudlet_scheduler::quantity::{format_bytes, format_cpu_millis};
 use cloudlet_scheduler::simulate::{self, Explanation, Report, SimulateError, Simulation};
+use cloudlet_scheduler::timeline::scenario::{Scenario, ScenarioError, format_duration};
+use cloudlet_scheduler::timeline::{Event, EventKind};
 use cloudlet_scheduler::workloads;
 use serde_json::{Map, Value, json};
 
@@ -53,6 +56,11 @@ pub(crate) enum SchedCommand {
     Simulate {
         #[command(flatten)]
         inputs: Inputs,
+        /// A scenario file: timed steps (apply, delete, scale, cordon, uncordon,
+        /// drain, taint, untaint, expect) run against the cluster; prints the
+        /// event timeline, then the report (see docs/scheduler-scenarios.md)
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
     },
     /// Show, node by node and plugin by plugin, why a pod went where it went
     Explain {
@@ -103,11 +111,16 @@ pub(crate) enum SchedError {
     },
     #[error("unknown workload {0:?}; hint: one of {1}")]
     UnknownWorkload(String, String),
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error("{file}: {count} expectation(s) failed:\n  {failures}")]
+    Expectations { file: String, count: usize, failures: String },
 }
 
 pub(crate) fn run(args: SchedArgs) -> Result<(), SchedError> {
     match args.command {
-        SchedCommand::Simulate { inputs } => {
+        SchedCommand::Simulate { inputs, scenario: Some(path) } => scenario(&inputs, &path)?,
+        SchedCommand::Simulate { inputs, scenario: None } => {
             let mut sim = prepare(&inputs)?;
             let report = sim.run();
             match inputs.output {
@@ -140,6 +153,84 @@ pub(crate) fn run(args: SchedArgs) -> Result<(), SchedError> {
         }
     }
     Ok(())
+}
+
+/// `simulate --scenario`: the timeline, then the report; failed `expect`
+/// steps are reported after the output and make the command fail.
+fn scenario(inputs: &Inputs, path: &Path) -> Result<(), SchedError> {
+    let scenario = Scenario::read(path)?;
+    let documents = load::read_paths(&inputs.files)?;
+    let profile = profile(inputs)?;
+    let seed = if inputs.seed != 0 { inputs.seed } else { scenario.seed.unwrap_or(0) };
+    let run = scenario.run(&documents, profile, seed, Timestamp::UNIX_EPOCH)?;
+    match inputs.output {
+        Output::Json => {
+            let mut value = report_json(&run.report);
+            value["events"] = Value::Array(run.events.iter().map(|e| event_json(e, run.start)).collect());
+            value["failedExpectations"] = json!(run.failures);
+            print_json(&value);
+        }
+        Output::Table => {
+            let mut rows = vec![vec![
+                "TIME".into(),
+                "TYPE".into(),
+                "REASON".into(),
+                "OBJECT".into(),
+                "FROM".into(),
+                "MESSAGE".into(),
+            ]];
+            for e in &run.events {
+                rows.push(vec![
+                    format_duration(e.time.saturating_duration_since(run.start)),
+                    e.event_type.as_str().into(),
+                    e.reason.clone(),
+                    e.object.display(),
+                    match e.kind {
+                        EventKind::Api => e.from.clone(),
+                        EventKind::Client => "(kubectl)".into(),
+                    },
+                    e.message.clone(),
+                ]);
+            }
+            print_table(&rows);
+            println("");
+            print_report(&run.report);
+        }
+    }
+    if run.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(SchedError::Expectations {
+            file: scenario.file.clone(),
+            count: run.failures.len(),
+            failures: run.failures.join("\n  "),
+        })
+    }
+}
+
+fn event_json(e: &Event, start: Timestamp) -> Value {
+    json!({
+        "time": format_duration(e.time.saturating_duration_since(start)),
+        "seconds": e.time.saturating_duration_since(start).as_secs_f64(),
+        "source": match e.kind { EventKind::Api => "event", EventKind::Client => "kubectl" },
+        "type": e.event_type.as_str(),
+        "reason": e.reason,
+        "object": {"kind": e.object.kind, "namespace": e.object.namespace, "name": e.object.name},
+        "from": e.from,
+        "message": e.message,
+    })
+}
+
+fn profile(inputs: &Inputs) -> Result<Profile, SchedError> {
+    Ok(match &inputs.config {
+        Some(path) => {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| SchedError::ReadConfig { path: name.clone(), source })?;
+            Profile::from_config(&name, &text)?
+        }
+        None => Profile::default(),
+    })
 }
 
 fn prepare(inputs: &Inputs) -> Result<Simulation, SchedError> {
@@ -209,7 +300,7 @@ fn explanation_json(e: &Explanation) -> Value {
             "filters": n.filters.iter().map(|f| json!({
                 "plugin": f.plugin.name(),
                 "passed": f.rejection.is_none(),
-                "reasons": f.rejection.as_ref().map(|r| r.reasons.clone()).unwrap_or_default(),
+                "reasons": f.rejection.as_ref().map(|r| r.reasons.iter().map(|x| x.to_string()).collect::<Vec<String>>()).unwrap_or_default(),
                 "detail": f.rejection.as_ref().and_then(|r| r.detail.clone()),
             })).collect::<Vec<_>>(),
             "scores": n.scores.iter().map(|s| json!({

@@ -118,3 +118,92 @@ fn bench_reports_pods_per_second() {
     assert_eq!(result["scheduled"], 200);
     assert!(result["pods_per_second"].as_f64().is_some_and(|p| p > 0.0), "{stdout}");
 }
+
+const SCENARIO_CLUSTER: &str = "\
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
+status: {allocatable: {cpu: '2', memory: 8Gi, pods: '110'}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      tolerations: [{key: maint, operator: Exists, effect: NoExecute, tolerationSeconds: 30}]
+      containers: [{name: web, image: nginx, resources: {requests: {cpu: '1'}}}]
+";
+
+const SCENARIO: &str = "\
+kind: Scenario
+steps:
+  - at: 10s
+    taint: {node: n1, key: maint, effect: NoExecute}
+  - at: 39s
+    expect: {ready: {default/web: 1}}
+  - at: 40s
+    expect: {ready: {default/web: 1}, pending: 0}
+  - at: 1m
+    untaint: {node: n1, key: maint}
+";
+
+#[test]
+fn scenario_prints_the_timeline_and_json_events() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cluster = write(dir.path(), "cluster.yaml", SCENARIO_CLUSTER);
+    let scenario = write(dir.path(), "scenario.yaml", SCENARIO);
+    let (ok, stdout, stderr) = run(&["sched", "simulate", "-f", &cluster, "--scenario", &scenario, "-o", "json"]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(report["failedExpectations"], serde_json::json!([]));
+    let events = report["events"].as_array().unwrap_or_else(|| panic!("events array: {stdout}"));
+    let eviction = events
+        .iter()
+        .find(|e| e["reason"] == "TaintManagerEviction")
+        .unwrap_or_else(|| panic!("no eviction in {stdout}"));
+    assert_eq!(eviction["time"], "40s");
+    assert_eq!(eviction["from"], "taint-eviction-controller");
+    let pod = eviction["object"]["name"].as_str().unwrap_or_default().to_string();
+    assert_eq!(eviction["message"], format!("Marking for deletion Pod default/{pod}"));
+    // The replacement tolerates the taint for 30 s too: it is placed at
+    // once, and removing the taint at 1m cancels its eviction.
+    let last = events.last().unwrap_or_else(|| panic!("events: {stdout}"));
+    assert_eq!((last["time"].as_str(), last["reason"].as_str()), (Some("1m0s"), Some("TaintManagerEviction")));
+    assert!(last["message"].as_str().is_some_and(|m| m.starts_with("Cancelling deletion of Pod default/web-")));
+    assert_eq!(report["placements"].as_array().map(Vec::len), Some(2), "{stdout}");
+    assert_eq!(report["unschedulable"], serde_json::json!([]));
+
+    let (ok, stdout, stderr) = run(&["sched", "simulate", "-f", &cluster, "--scenario", &scenario]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.lines().next().is_some_and(|l| l.starts_with("TIME") && l.contains("MESSAGE")), "{stdout}");
+    assert!(stdout.contains("(kubectl)"), "{stdout}");
+    assert!(stdout.contains("Marking for deletion Pod default/web-"), "{stdout}");
+}
+
+#[test]
+fn scenario_failures_name_the_file_step_and_field() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cluster = write(dir.path(), "cluster.yaml", SCENARIO_CLUSTER);
+    let wrong = write(dir.path(), "wrong.yaml", "kind: Scenario\nsteps:\n- at: 5s\n  expect: {pending: 3}\n");
+    let (ok, stdout, stderr) = run(&["sched", "simulate", "-f", &cluster, "--scenario", &wrong]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains(&format!("{wrong}: 1 expectation(s) failed")), "{stderr}");
+    assert!(stderr.contains("steps[0].expect.pending: expected 3, got 0"), "{stderr}");
+
+    let bad = write(dir.path(), "bad.yaml", "kind: Scenario\nsteps:\n- at: 5s\n  drain: {node: n1, gently: true}\n");
+    let (ok, _, stderr) = run(&["sched", "simulate", "-f", &cluster, "--scenario", &bad]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!("{bad}: steps[0].drain.gently: unknown field (expected node, force)")),
+        "{stderr}"
+    );
+
+    let missing = write(dir.path(), "missing.yaml", "kind: Scenario\nsteps:\n- at: 5s\n  cordon: n9\n");
+    let (ok, _, stderr) = run(&["sched", "simulate", "-f", &cluster, "--scenario", &missing]);
+    assert!(!ok);
+    assert!(stderr.contains(&format!("{missing}: steps[0].cordon: nodes \"n9\" not found")), "{stderr}");
+}
