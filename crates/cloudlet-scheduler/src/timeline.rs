@@ -986,7 +986,7 @@ impl Timeline {
             .next()
             .ok_or_else(|| TimelineError::Invalid(format!("{}: {kind} has no pod template", doc.origin)))?;
         let (_, name) = meta_name(&doc.value);
-        let rs_name = template.name[..template.name.len().saturating_sub(6)].to_string();
+        let rs_name = template.name.get(..template.name.len().saturating_sub(6)).unwrap_or(&template.name).to_string();
         Ok(DeploymentRecord {
             kind,
             namespace: template.namespace.clone(),
@@ -1800,4 +1800,88 @@ fn suffix(mut value: u64) -> String {
         value /= ALPHABET.len() as u64;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::parse_documents;
+
+    fn at(secs: u64) -> Timestamp {
+        Timestamp::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn timeline(text: &str) -> Timeline {
+        let docs = parse_documents("t.yaml", text).expect("yaml");
+        Timeline::from_documents(&docs, Profile::default(), 0, at(0)).expect("cluster")
+    }
+
+    const TWO_NODES: &str = "\
+kind: Node
+apiVersion: v1
+metadata: {name: n1}
+status: {allocatable: {cpu: '2', memory: 8Gi, pods: '110'}}
+---
+kind: Node
+apiVersion: v1
+metadata: {name: n2}
+status: {allocatable: {cpu: '2', memory: 8Gi, pods: '110'}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx, resources: {requests: {cpu: '1'}}}]}
+";
+
+    #[test]
+    fn backoff_doubles_up_to_ten_seconds() {
+        let secs: Vec<u64> = (1..=6).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, vec![1, 2, 4, 8, 10, 10]);
+    }
+
+    #[test]
+    fn an_idle_cluster_has_nothing_due() {
+        let mut t = timeline(TWO_NODES);
+        let events = t.schedule_pending(at(0));
+        assert_eq!(events.iter().filter(|e| e.reason == "Scheduled").count(), 4);
+        assert_eq!(t.next_wakeup(), None);
+        assert!(t.advance(at(3600)).is_empty());
+    }
+
+    #[test]
+    fn budgets_count_against_deployment_replicas() {
+        let mut t = timeline(&format!(
+            "{TWO_NODES}---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: pct}}\n\
+             spec: {{maxUnavailable: '25%', selector: {{matchLabels: {{app: web}}}}}}\n"
+        ));
+        t.schedule_pending(at(0));
+        // 4 replicas, 25% may be unavailable (rounded up): one disruption.
+        assert_eq!(t.disruptions_allowed("default", "pct"), Some(1));
+        let doomed = t.pods().into_iter().find(|p| p.node.as_deref() == Some("n1")).expect("a pod on n1");
+        t.cordon(at(1), "n1").expect("cordon");
+        t.cordon(at(1), "n2").expect("cordon");
+        t.delete_pod(at(1), "default", &doomed.name).expect("delete");
+        t.schedule_pending(at(1));
+        // The replacement cannot be placed: 3 healthy of 4 wanted.
+        assert_eq!(t.disruptions_allowed("default", "pct"), Some(0));
+        assert_eq!(t.pods().iter().filter(|p| p.phase == PodPhase::Pending).count(), 1);
+    }
+
+    #[test]
+    fn unknown_objects_are_errors_not_panics() {
+        let mut t = timeline(TWO_NODES);
+        assert_eq!(t.cordon(at(0), "n9").expect_err("no node").to_string(), "nodes \"n9\" not found");
+        assert_eq!(
+            t.scale(at(0), "default", "api", 2).expect_err("no deployment").to_string(),
+            "deployments.apps \"api\" not found in namespace default"
+        );
+        assert_eq!(t.untaint(at(0), "n1", "k", None).expect_err("no taint").to_string(), "taint \"k\" not found");
+        let node = t.simulation().cluster.nodes[0].clone();
+        assert!(matches!(t.add_node(at(0), node), Err(TimelineError::AlreadyExists { .. })));
+    }
 }
