@@ -92,7 +92,11 @@ fn steps_bench(dir: &Path) -> Result<(), Error> {
     let runs = 5;
     let (few, many) = (1usize, 201usize);
     let t_few = median((0..runs).map(|_| run(&job(few), dir, 2)).collect::<Result<_, _>>()?);
+    let (cpu0, kids0) = (cpu_time(), children_cpu_time());
     let t_many = median((0..runs).map(|_| run(&job(many), dir, 2)).collect::<Result<_, _>>()?);
+    let steps_run = (runs * many) as u32;
+    let (cpu_step, kids_step) =
+        (cpu_time().saturating_sub(cpu0) / steps_run, children_cpu_time().saturating_sub(kids0) / steps_run);
     let per_step = (t_many.saturating_sub(t_few)) / (many - few) as u32;
     // A bare process start on this machine, for scale: what a step cannot undercut.
     let spawn = median(
@@ -111,6 +115,8 @@ fn steps_bench(dir: &Path) -> Result<(), Error> {
     out(&format!("| run of 1 job × {many} steps | {:.1} ms |\n", ms(t_many)));
     out(&format!("| **per step** (`run: \"true\"`, bash) | **{:.2} ms** |\n", ms(per_step)));
     out(&format!("| of which starting `bash -e -c true` alone | {:.2} ms |\n", ms(spawn)));
+    out(&format!("| CPU per step: the runner (user + system) | {:.2} ms |\n", ms(cpu_step)));
+    out(&format!("| CPU per step: the step's processes | {:.2} ms |\n", ms(kids_step)));
     out(&format!("| chain of {jobs} one-step jobs | {:.1} ms |\n", ms(t_chain)));
     out(&format!("| **per job** (beyond its step) | **{:.2} ms** |\n", ms(per_job)));
     Ok(())
@@ -283,6 +289,15 @@ fn cpu_time() -> Duration {
     let fields: Vec<u64> = after.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
     // Fields 14 and 15 of the line (utime, stime) are 11 and 12 after the name; clock ticks of 10 ms.
     let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// CPU time of this process's waited-for children (the steps' shells).
+fn children_cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
+    let ticks = fields.get(13).copied().unwrap_or(0) + fields.get(14).copied().unwrap_or(0);
     Duration::from_millis(ticks * 10)
 }
 
