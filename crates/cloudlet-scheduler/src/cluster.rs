@@ -69,7 +69,9 @@ pub struct AffinityGroup {
 /// Counters kept up to date by bind and unbind; bounded, cleared when full.
 #[derive(Debug, Clone, Default)]
 struct Counters {
-    entries: HashMap<String, (PodMatcher, Vec<i64>)>,
+    /// Shared with the callers of [`Cluster::counts`] for the length of a
+    /// cycle; a bind copies a counter only if someone still holds it.
+    entries: HashMap<String, (PodMatcher, Arc<Vec<i64>>)>,
 }
 
 /// More distinct questions than this and the cache starts again.
@@ -199,11 +201,11 @@ impl Cluster {
         d
     }
 
-    /// For every node, how many bound pods match.
-    pub fn counts(&self, matcher: &PodMatcher) -> Vec<i64> {
+    /// For every node, how many bound pods match (shared, not copied).
+    pub fn counts(&self, matcher: &PodMatcher) -> Arc<Vec<i64>> {
         let key = matcher.key();
         if let Some((_, counts)) = self.counters.borrow().entries.get(&key) {
-            return counts.clone();
+            return Arc::clone(counts);
         }
         let mut counts = vec![0; self.nodes.len()];
         for (node_id, state) in self.states.iter().enumerate() {
@@ -218,7 +220,8 @@ impl Cluster {
         if counters.entries.len() >= MAX_COUNTERS {
             counters.entries.clear();
         }
-        counters.entries.insert(key, (matcher.clone(), counts.clone()));
+        let counts = Arc::new(counts);
+        counters.entries.insert(key, (matcher.clone(), Arc::clone(&counts)));
         counts
     }
 
@@ -227,7 +230,7 @@ impl Cluster {
         let namespace_labels = self.namespaces.get(&pod.namespace).unwrap_or(&self.empty_labels);
         for (matcher, counts) in self.counters.get_mut().entries.values_mut() {
             if matcher.matches(pod, namespace_labels) {
-                counts[node_id] += delta;
+                Arc::make_mut(counts)[node_id] += delta;
             }
         }
     }

@@ -10,7 +10,7 @@
 //! `percentageOfNodesToScore: 100`.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::cluster::{Cluster, NodeId, PodId};
 use crate::config::{Plugin, Profile};
@@ -73,7 +73,7 @@ pub struct FitError {
     /// A PreFilter rejection: no per-node histogram.
     pub prefilter_message: Option<String>,
     /// Rejected nodes and why.
-    pub statuses: BTreeMap<NodeId, Rejection>,
+    pub statuses: NodeStatuses,
     /// The status of every node not in `statuses`.
     pub absent: Option<Rejection>,
     /// DefaultPreemption's message, `preemption: ...`.
@@ -108,23 +108,64 @@ impl FitError {
     }
 }
 
+/// The rejected nodes of a cycle, in the order they were examined (a list,
+/// not a map: a failing pod at 5,000 nodes records 5,000 of them, and
+/// nothing looks one up by node on the hot path).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeStatuses(Vec<(NodeId, Rejection)>);
+
+impl NodeStatuses {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a node's rejection; each node is recorded once per cycle.
+    pub fn insert(&mut self, node: NodeId, rejection: Rejection) {
+        self.0.push((node, rejection));
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&NodeId, &Rejection)> {
+        self.0.iter().map(|(n, r)| (n, r))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Rejection> {
+        self.0.iter().map(|(_, r)| r)
+    }
+
+    pub fn get(&self, node: NodeId) -> Option<&Rejection> {
+        self.0.iter().find(|(n, _)| *n == node).map(|(_, r)| r)
+    }
+}
+
 /// `"count reason"` strings sorted with Go's `sort.Strings`.
-pub fn reason_histogram(
-    num_all_nodes: usize,
-    statuses: &BTreeMap<NodeId, Rejection>,
-    absent: Option<&Rejection>,
-) -> Vec<String> {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+pub fn reason_histogram(num_all_nodes: usize, statuses: &NodeStatuses, absent: Option<&Rejection>) -> Vec<String> {
+    // Few distinct reasons, many nodes: a short list beats a map.
+    let mut counts: Vec<(&str, usize)> = Vec::new();
     for status in statuses.values() {
-        for reason in &status.reasons {
-            *counts.entry(reason.as_str()).or_default() += 1;
+        for reason in status.reasons.iter() {
+            match counts.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, c)) => *c += 1,
+                None => counts.push((reason, 1)),
+            }
         }
     }
     if statuses.len() < num_all_nodes
         && let Some(absent) = absent
     {
-        for reason in &absent.reasons {
-            *counts.entry(reason.as_str()).or_default() += num_all_nodes - statuses.len();
+        for reason in absent.reasons.iter() {
+            let missing = num_all_nodes - statuses.len();
+            match counts.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, c)) => *c += missing,
+                None => counts.push((reason, missing)),
+            }
         }
     }
     let mut out: Vec<String> = counts.into_iter().map(|(reason, n)| format!("{n} {reason}")).collect();
@@ -257,18 +298,32 @@ impl Framework {
         pod_id: PodId,
         node_id: NodeId,
     ) -> Option<Rejection> {
+        self.run_filter_with(plugin, cluster, state, pod_id, node_id, false)
+    }
+
+    /// Runs one filter plugin on a node; `detail` asks for the rejection's
+    /// formatted detail (explanations only).
+    pub fn run_filter_with(
+        &self,
+        plugin: Plugin,
+        cluster: &Cluster,
+        state: &CycleState,
+        pod_id: PodId,
+        node_id: NodeId,
+        detail: bool,
+    ) -> Option<Rejection> {
         let pod = &cluster.pods[pod_id];
         let node = &cluster.nodes[node_id];
         match plugin {
             Plugin::NodeUnschedulable => node::node_unschedulable(pod, node),
             Plugin::NodeName => node::node_name(pod, node),
-            Plugin::TaintToleration => node::taint_toleration_filter(pod, node, self.redact),
+            Plugin::TaintToleration => node::taint_toleration_filter(pod, node, detail, self.redact),
             Plugin::NodeAffinity => node::node_affinity_filter(pod, node),
             Plugin::NodePorts => node::node_ports_filter(pod, &cluster.states[node_id]),
-            Plugin::NodeResourcesFit => resources::fit_filter(pod, node, &cluster.states[node_id]),
-            Plugin::PodTopologySpread => state.spread.as_ref().and_then(|s| spread::filter(s, pod, node)),
+            Plugin::NodeResourcesFit => resources::fit_filter(pod, node, &cluster.states[node_id], detail),
+            Plugin::PodTopologySpread => state.spread.as_ref().and_then(|s| spread::filter(s, node_id, detail)),
             Plugin::InterPodAffinity => {
-                state.interpod.as_ref().and_then(|s| interpod::filter(cluster, s, pod, node_id))
+                state.interpod.as_ref().and_then(|s| interpod::filter(cluster, s, pod, node_id, detail))
             }
             _ => None,
         }
@@ -321,7 +376,7 @@ impl Framework {
             let err = FitError {
                 num_all_nodes: 0,
                 prefilter_message: Some(ERR_NO_NODES.into()),
-                statuses: BTreeMap::new(),
+                statuses: NodeStatuses::new(),
                 absent: None,
                 postfilter_message: None,
             };
@@ -342,7 +397,7 @@ impl Framework {
                 let err = FitError {
                     num_all_nodes: num_all,
                     prefilter_message: Some(node::ERR_AFFINITY_CONFLICT.into()),
-                    statuses: BTreeMap::new(),
+                    statuses: NodeStatuses::new(),
                     absent: Some(absent),
                     postfilter_message: None,
                 };
@@ -365,7 +420,7 @@ impl Framework {
             to_find = 1;
         }
         let mut feasible = Vec::new();
-        let mut statuses = BTreeMap::new();
+        let mut statuses = NodeStatuses::new();
         let mut processed = 0;
         let filters = self.active_filters(cluster, &state, pod_id);
         if !nodes.is_empty() {
@@ -506,7 +561,7 @@ impl Framework {
                 }
                 Plugin::PodTopologySpread => {
                     let Some(state) = spread::prescore(cluster, &self.profile, pod, feasible) else { continue };
-                    let raw: Vec<i64> = feasible.iter().map(|n| spread::score(cluster, &state, *n)).collect();
+                    let raw: Vec<i64> = feasible.iter().map(|n| spread::score(&state, *n)).collect();
                     let mut norm = raw.clone();
                     spread::normalize(&state, feasible, &mut norm);
                     (raw, norm)
@@ -549,21 +604,22 @@ impl Framework {
         pod_id: PodId,
         nodes: &[NodeId],
         feasible: &[NodeId],
-        statuses: &BTreeMap<NodeId, Rejection>,
+        statuses: &NodeStatuses,
     ) -> Vec<NodeExplanation> {
         let in_list: HashSet<NodeId> = nodes.iter().copied().collect();
+        let examined: HashSet<NodeId> = feasible.iter().copied().chain(statuses.iter().map(|(n, _)| *n)).collect();
         cluster
             .order
             .iter()
             .map(|&node_id| {
-                let examined = feasible.contains(&node_id) || statuses.contains_key(&node_id);
+                let examined = examined.contains(&node_id);
                 let filters = if in_list.contains(&node_id) {
                     self.profile
                         .filters
                         .iter()
                         .map(|p| FilterVerdict {
                             plugin: *p,
-                            rejection: self.run_filter(*p, cluster, state, pod_id, node_id),
+                            rejection: self.run_filter_with(*p, cluster, state, pod_id, node_id, true),
                         })
                         .collect()
                 } else {
@@ -614,7 +670,7 @@ mod tests {
     fn cluster_of(nodes: usize, pods: usize) -> Cluster {
         let w = crate::workloads::build("SchedulingBasic", nodes, 0, pods);
         let w = w.unwrap_or_else(|| panic!("workload"));
-        Cluster::new(w.nodes, w.measured, BTreeMap::new())
+        Cluster::new(w.nodes, w.measured, std::collections::BTreeMap::new())
     }
 
     #[test]
@@ -660,7 +716,7 @@ mod tests {
 
     #[test]
     fn histogram_sorts_as_strings() {
-        let mut statuses = BTreeMap::new();
+        let mut statuses = NodeStatuses::new();
         for i in 0..10 {
             statuses.insert(i, Rejection::new(Plugin::NodeResourcesFit, "Insufficient cpu", false));
         }

@@ -5,13 +5,11 @@
 //! The dry run removes victims from the real [`Cluster`] and puts them back
 //! before returning, so each step sees exactly the state the filters would.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::cluster::{Cluster, NodeId, PodId};
 use crate::config::Plugin;
-use crate::framework::{FitError, Framework};
+use crate::framework::{FitError, Framework, NodeStatuses};
 use crate::load::DisruptionBudget;
 use crate::plugins::Rejection;
 
@@ -57,7 +55,7 @@ pub fn post_filter(
     let num_all = cluster.nodes.len();
     let potential_set: std::collections::HashSet<NodeId> = err.potential_nodes().into_iter().collect();
     let potential: Vec<NodeId> = cluster.order.iter().copied().filter(|n| potential_set.contains(n)).collect();
-    let not_helpful = |statuses: BTreeMap<NodeId, Rejection>| {
+    let not_helpful = |statuses: NodeStatuses| {
         let fit = FitError {
             num_all_nodes: num_all,
             prefilter_message: None,
@@ -68,7 +66,7 @@ pub fn post_filter(
         PostFilter::Failed(format!("preemption: {}", fit.message()))
     };
     if potential.is_empty() {
-        return not_helpful(BTreeMap::new());
+        return not_helpful(NodeStatuses::new());
     }
     let n = potential.len();
     let mut wanted = n * fw.profile.min_candidate_nodes_percentage.max(0) as usize / 100;
@@ -76,7 +74,7 @@ pub fn post_filter(
     let offset = fw.rng.below(n);
     let allowed = disruptions_allowed(cluster, budgets);
     let mut candidates = Vec::new();
-    let mut statuses = BTreeMap::new();
+    let mut statuses = NodeStatuses::new();
     let mut non_violating = 0;
     for i in 0..n {
         let node = potential[(offset + i) % n];

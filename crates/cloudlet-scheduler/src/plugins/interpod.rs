@@ -122,7 +122,7 @@ pub fn prefilter(cluster: &Cluster, pod: &Pod) -> FilterState {
     state
 }
 
-pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node_id: NodeId) -> Option<Rejection> {
+pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node_id: NodeId, detail: bool) -> Option<Rejection> {
     let node = &cluster.nodes[node_id];
     // satisfyPodAffinity
     let mut pods_exist = true;
@@ -130,7 +130,7 @@ pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node_id: NodeId
         if !node.labels.contains_key(&term.topology_key) {
             return Some(
                 Rejection::new(Plugin::InterPodAffinity, ERR_AFFINITY, true)
-                    .with_detail(format!("node has no label {}", term.topology_key)),
+                    .with_detail(detail, || format!("node has no label {}", term.topology_key)),
             );
         }
         if state.affinity.get(node_id, &term.topology_key) <= 0 {
@@ -141,10 +141,9 @@ pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node_id: NodeId
         let own_ns = cluster.namespace_labels(&pod.namespace);
         let first_of_its_kind = state.affinity.is_empty() && matches_all(&pod.affinity.required_affinity, pod, own_ns);
         if !first_of_its_kind {
-            return Some(
-                Rejection::new(Plugin::InterPodAffinity, ERR_AFFINITY, true)
-                    .with_detail("no pod matching the required affinity terms in the node's topology domain".into()),
-            );
+            return Some(Rejection::new(Plugin::InterPodAffinity, ERR_AFFINITY, true).with_detail(detail, || {
+                "no pod matching the required affinity terms in the node's topology domain".into()
+            }));
         }
     }
     // satisfyPodAntiAffinity
@@ -153,10 +152,11 @@ pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node_id: NodeId
             if let Some(value) = node.labels.get(&term.topology_key)
                 && state.anti_affinity.get(node_id, &term.topology_key) > 0
             {
-                return Some(Rejection::new(Plugin::InterPodAffinity, ERR_ANTI_AFFINITY, false).with_detail(format!(
-                    "a pod matching an anti-affinity term runs in {}={value}",
-                    term.topology_key
-                )));
+                return Some(
+                    Rejection::new(Plugin::InterPodAffinity, ERR_ANTI_AFFINITY, false).with_detail(detail, || {
+                        format!("a pod matching an anti-affinity term runs in {}={value}", term.topology_key)
+                    }),
+                );
             }
         }
     }
@@ -164,7 +164,7 @@ pub fn filter(cluster: &Cluster, state: &FilterState, pod: &Pod, node_id: NodeId
     if let Some((key, value)) = state.existing_anti_affinity.positive_on(node_id) {
         return Some(
             Rejection::new(Plugin::InterPodAffinity, ERR_EXISTING_ANTI_AFFINITY, false)
-                .with_detail(format!("an existing pod's anti-affinity excludes {key}={value}")),
+                .with_detail(detail, || format!("an existing pod's anti-affinity excludes {key}={value}")),
         );
     }
     None

@@ -8,27 +8,70 @@ pub mod node;
 pub mod resources;
 pub mod spread;
 
+use std::borrow::Cow;
+
 use crate::config::Plugin;
+
+/// A rejection's reason strings: one inline (the common case, a `'static`
+/// string, so rejecting a node allocates nothing), more in a vector
+/// (NodeResourcesFit can report several resources at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reasons {
+    first: Cow<'static, str>,
+    rest: Vec<Cow<'static, str>>,
+}
+
+impl Reasons {
+    pub fn one(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self { first: reason.into(), rest: Vec::new() }
+    }
+
+    pub fn push(&mut self, reason: impl Into<Cow<'static, str>>) {
+        self.rest.push(reason.into());
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.first.as_ref()).chain(self.rest.iter().map(AsRef::as_ref))
+    }
+
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_string).collect()
+    }
+
+    pub fn join(&self, separator: &str) -> String {
+        self.iter().collect::<Vec<_>>().join(separator)
+    }
+}
+
+impl serde::Serialize for Reasons {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
 
 /// A filter plugin's rejection of one node (a framework `Status`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     pub plugin: Plugin,
-    pub reasons: Vec<String>,
+    pub reasons: Reasons,
     /// `UnschedulableAndUnresolvable`: preemption cannot help on this node.
     pub unresolvable: bool,
     /// What exactly failed, for explanations (may name taints; hidden by
-    /// `--redact`).
+    /// `--redact`). Filled only when the cycle is explained: formatting it
+    /// for every node of every failing pod would cost more than filtering.
     pub detail: Option<String>,
 }
 
 impl Rejection {
-    pub fn new(plugin: Plugin, reason: &str, unresolvable: bool) -> Self {
-        Self { plugin, reasons: vec![reason.to_string()], unresolvable, detail: None }
+    pub fn new(plugin: Plugin, reason: &'static str, unresolvable: bool) -> Self {
+        Self { plugin, reasons: Reasons::one(reason), unresolvable, detail: None }
     }
 
-    pub fn with_detail(mut self, detail: String) -> Self {
-        self.detail = Some(detail);
+    /// Adds the detail when asked for (`detail`), formatting it only then.
+    pub fn with_detail(mut self, detail: bool, text: impl FnOnce() -> String) -> Self {
+        if detail {
+            self.detail = Some(text());
+        }
         self
     }
 }

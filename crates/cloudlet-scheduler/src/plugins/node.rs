@@ -37,14 +37,17 @@ pub fn node_name(pod: &Pod, node: &Node) -> Option<Rejection> {
     }
 }
 
-pub fn taint_toleration_filter(pod: &Pod, node: &Node, redact: bool) -> Option<Rejection> {
+/// TaintToleration Filter; `detail` asks for the taint in the rejection
+/// (hidden by `redact`).
+pub fn taint_toleration_filter(pod: &Pod, node: &Node, detail: bool, redact: bool) -> Option<Rejection> {
     let taint = first_untolerated_hard_taint(&node.taints, &pod.tolerations)?;
-    let detail = if redact {
-        "untolerated taint (redacted)".to_string()
-    } else {
-        format!("untolerated taint {{{}: {}}} ({})", taint.key, taint.value, taint.effect.as_str())
-    };
-    Some(Rejection::new(Plugin::TaintToleration, ERR_TAINTS, true).with_detail(detail))
+    Some(Rejection::new(Plugin::TaintToleration, ERR_TAINTS, true).with_detail(detail, || {
+        if redact {
+            "untolerated taint (redacted)".to_string()
+        } else {
+            format!("untolerated taint {{{}: {}}} ({})", taint.key, taint.value, taint.effect.as_str())
+        }
+    }))
 }
 
 /// Tolerations that count for `PreferNoSchedule` taints (no effect, or

@@ -2,7 +2,9 @@
 //! RequestedToCapacityRatio scores) and NodeResourcesBalancedAllocation,
 //! in upstream's int64 arithmetic.
 
-use super::{MAX_NODE_SCORE, Rejection};
+use std::borrow::Cow;
+
+use super::{MAX_NODE_SCORE, Reasons, Rejection};
 use crate::cluster::NodeState;
 use crate::config::{Plugin, ResourceWeight, ScoringStrategy};
 use crate::model::{Node, Pod, is_scalar_resource};
@@ -10,11 +12,11 @@ use crate::model::{Node, Pod, is_scalar_resource};
 /// NodeResourcesFit Filter (`fitsRequest`). Reasons are in upstream's
 /// order; a request larger than the node's whole allocatable makes the
 /// rejection unresolvable.
-pub fn fit_filter(pod: &Pod, node: &Node, state: &NodeState) -> Option<Rejection> {
+pub fn fit_filter(pod: &Pod, node: &Node, state: &NodeState, detail: bool) -> Option<Rejection> {
     if fits(pod, node, state) {
         return None;
     }
-    fit_rejection(pod, node, state)
+    fit_rejection(pod, node, state, detail)
 }
 
 /// The common case, without building any reason: does the pod fit?
@@ -30,38 +32,55 @@ fn fits(pod: &Pod, node: &Node, state: &NodeState) -> bool {
         && req.scalar.iter().all(|(name, want)| ok(*want, used.scalar(name), alloc.scalar(name)))
 }
 
-fn fit_rejection(pod: &Pod, node: &Node, state: &NodeState) -> Option<Rejection> {
-    let mut reasons = Vec::new();
+fn fit_rejection(pod: &Pod, node: &Node, state: &NodeState, detail: bool) -> Option<Rejection> {
+    let mut reasons: Option<Reasons> = None;
+    let mut add = |reason: Cow<'static, str>| match reasons.as_mut() {
+        Some(r) => r.push(reason),
+        None => reasons = Some(Reasons::one(reason)),
+    };
     let mut unresolvable = false;
     let mut details = Vec::new();
     let alloc = &node.allocatable;
     if state.pods.len() as i64 + 1 > alloc.pods {
-        reasons.push("Too many pods".to_string());
-        details.push(format!("pods: {} used of {}", state.pods.len(), alloc.pods));
+        add(Cow::Borrowed("Too many pods"));
+        if detail {
+            details.push(format!("pods: {} used of {}", state.pods.len(), alloc.pods));
+        }
     }
     let req = &pod.requests;
     if !req.is_zero() {
-        let mut check = |name: &str, want: i64, used: i64, capacity: i64| {
+        let mut check = |name: Cow<'static, str>, want: i64, used: i64, capacity: i64| {
             if want > 0 && want > capacity - used {
-                reasons.push(format!("Insufficient {name}"));
                 unresolvable |= want > capacity;
-                details.push(format!("{name}: requested {want}, used {used}, allocatable {capacity}"));
+                if detail {
+                    details.push(format!("{name}: requested {want}, used {used}, allocatable {capacity}"));
+                }
+                add(match name {
+                    Cow::Borrowed("cpu") => Cow::Borrowed("Insufficient cpu"),
+                    Cow::Borrowed("memory") => Cow::Borrowed("Insufficient memory"),
+                    Cow::Borrowed("ephemeral-storage") => Cow::Borrowed("Insufficient ephemeral-storage"),
+                    other => Cow::Owned(format!("Insufficient {other}")),
+                });
             }
         };
-        check("cpu", req.milli_cpu, state.requested.milli_cpu, alloc.milli_cpu);
-        check("memory", req.memory, state.requested.memory, alloc.memory);
-        check("ephemeral-storage", req.ephemeral_storage, state.requested.ephemeral_storage, alloc.ephemeral_storage);
+        check(Cow::Borrowed("cpu"), req.milli_cpu, state.requested.milli_cpu, alloc.milli_cpu);
+        check(Cow::Borrowed("memory"), req.memory, state.requested.memory, alloc.memory);
+        check(
+            Cow::Borrowed("ephemeral-storage"),
+            req.ephemeral_storage,
+            state.requested.ephemeral_storage,
+            alloc.ephemeral_storage,
+        );
         for (name, want) in &req.scalar {
             if *want == 0 {
                 continue;
             }
-            check(name, *want, state.requested.scalar(name), alloc.scalar(name));
+            check(Cow::Owned(name.clone()), *want, state.requested.scalar(name), alloc.scalar(name));
         }
     }
-    if reasons.is_empty() {
-        return None;
-    }
-    Some(Rejection { plugin: Plugin::NodeResourcesFit, reasons, unresolvable, detail: Some(details.join("; ")) })
+    let reasons = reasons?;
+    let detail = detail.then(|| details.join("; "));
+    Some(Rejection { plugin: Plugin::NodeResourcesFit, reasons, unresolvable, detail })
 }
 
 /// A configured resource, resolved once per cycle instead of per node.

@@ -17,7 +17,7 @@ fn with_pod(node_extra: &str, pod_spec: &str) -> Cluster {
 fn unschedulable_nodes_need_the_unschedulable_toleration() {
     let c = with_pod("spec: {unschedulable: true}", "");
     assert_eq!(
-        node_unschedulable(&c.pods[0], &c.nodes[0]).map(|r| r.reasons),
+        node_unschedulable(&c.pods[0], &c.nodes[0]).map(|r| r.reasons.to_vec()),
         Some(vec![ERR_UNSCHEDULABLE.to_string()])
     );
     let c = with_pod(
@@ -31,18 +31,18 @@ fn unschedulable_nodes_need_the_unschedulable_toleration() {
 fn hard_taints_filter_soft_taints_score() {
     let taints = "spec: {taints: [{key: a, value: x, effect: NoSchedule}]}";
     let c = with_pod(taints, "");
-    let r = taint_toleration_filter(&c.pods[0], &c.nodes[0], false);
-    assert_eq!(r.as_ref().map(|r| (r.reasons.clone(), r.unresolvable)), Some((vec![ERR_TAINTS.to_string()], true)));
+    let r = taint_toleration_filter(&c.pods[0], &c.nodes[0], true, false);
+    assert_eq!(r.as_ref().map(|r| (r.reasons.to_vec(), r.unresolvable)), Some((vec![ERR_TAINTS.to_string()], true)));
     assert_eq!(r.and_then(|r| r.detail).as_deref(), Some("untolerated taint {a: x} (NoSchedule)"));
-    let redacted = taint_toleration_filter(&c.pods[0], &c.nodes[0], true).and_then(|r| r.detail);
+    let redacted = taint_toleration_filter(&c.pods[0], &c.nodes[0], true, true).and_then(|r| r.detail);
     assert_eq!(redacted.as_deref(), Some("untolerated taint (redacted)"));
     let c = with_pod(taints, "  tolerations: [{key: a, operator: Equal, value: x, effect: NoSchedule}]");
-    assert_eq!(taint_toleration_filter(&c.pods[0], &c.nodes[0], false), None);
+    assert_eq!(taint_toleration_filter(&c.pods[0], &c.nodes[0], false, false), None);
 
     let soft =
         "spec: {taints: [{key: a, value: x, effect: PreferNoSchedule}, {key: b, value: y, effect: PreferNoSchedule}]}";
     let c = with_pod(soft, "  tolerations: [{key: a, operator: Exists}]");
-    assert_eq!(taint_toleration_filter(&c.pods[0], &c.nodes[0], false), None);
+    assert_eq!(taint_toleration_filter(&c.pods[0], &c.nodes[0], false, false), None);
     let tolerations = prefer_no_schedule_tolerations(&c.pods[0]);
     assert_eq!(taint_toleration_score(&tolerations, &c.nodes[0]), 1);
     // A toleration for NoSchedule does not count for PreferNoSchedule.
@@ -98,7 +98,7 @@ apiVersion: v1\nkind: Pod\nmetadata: {{name: tcp}}\nspec: {{containers: [{{name:
 apiVersion: v1\nkind: Pod\nmetadata: {{name: udp}}\nspec: {{containers: [{{name: c, image: x, ports: [{{containerPort: 80, hostPort: 8080, protocol: UDP}}]}}]}}\n"
     );
     let c = cluster(&yaml);
-    let r = node_ports_filter(&c.pods[1], &c.states[0]).map(|r| (r.reasons, r.unresolvable));
+    let r = node_ports_filter(&c.pods[1], &c.states[0]).map(|r| (r.reasons.to_vec(), r.unresolvable));
     assert_eq!(r, Some((vec![ERR_PORTS.to_string()], false)));
     assert_eq!(node_ports_filter(&c.pods[2], &c.states[0]), None);
 }

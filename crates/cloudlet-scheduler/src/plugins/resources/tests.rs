@@ -70,8 +70,8 @@ fn missing_requests_use_the_scheduler_defaults_for_scoring_only() {
 fn fit_filter_reports_every_insufficient_resource() {
     let yaml = format!("{}{}{}", node("n1", 1000, 1000, ""), pod("a", 600, 600, Some("n1")), pod("p", 600, 600, None));
     let c = cluster(&yaml);
-    let r = fit_filter(&c.pods[1], &c.nodes[0], &c.states[0]);
-    let r = r.map(|r| (r.reasons, r.unresolvable));
+    let r = fit_filter(&c.pods[1], &c.nodes[0], &c.states[0], false);
+    let r = r.map(|r| (r.reasons.to_vec(), r.unresolvable));
     assert_eq!(r, Some((vec!["Insufficient cpu".to_string(), "Insufficient memory".to_string()], false)));
 }
 
@@ -79,7 +79,7 @@ fn fit_filter_reports_every_insufficient_resource() {
 fn a_request_above_allocatable_is_unresolvable() {
     let yaml = format!("{}{}", node("n1", 1000, 1000, ""), pod("p", 2000, 10, None));
     let c = cluster(&yaml);
-    let r = fit_filter(&c.pods[0], &c.nodes[0], &c.states[0]).map(|r| (r.reasons, r.unresolvable));
+    let r = fit_filter(&c.pods[0], &c.nodes[0], &c.states[0], false).map(|r| (r.reasons.to_vec(), r.unresolvable));
     assert_eq!(r, Some((vec!["Insufficient cpu".to_string()], true)));
 }
 
@@ -89,7 +89,7 @@ fn too_many_pods_even_for_empty_requests() {
 apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {nodeName: n1, containers: [{name: c, image: x}]}\n---\n\
 apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}]}\n";
     let c = cluster(yaml);
-    let r = fit_filter(&c.pods[1], &c.nodes[0], &c.states[0]).map(|r| r.reasons);
+    let r = fit_filter(&c.pods[1], &c.nodes[0], &c.states[0], false).map(|r| r.reasons.to_vec());
     assert_eq!(r, Some(vec!["Too many pods".to_string()]));
 }
 
@@ -100,7 +100,7 @@ apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, im
     let c = cluster(yaml);
     // Requests default to limits.
     assert_eq!(c.pods[0].requests.scalar("nvidia.com/gpu"), 2);
-    let r = fit_filter(&c.pods[0], &c.nodes[0], &c.states[0]).map(|r| (r.reasons, r.unresolvable));
+    let r = fit_filter(&c.pods[0], &c.nodes[0], &c.states[0], false).map(|r| (r.reasons.to_vec(), r.unresolvable));
     assert_eq!(r, Some((vec!["Insufficient nvidia.com/gpu".to_string()], true)));
 }
 
