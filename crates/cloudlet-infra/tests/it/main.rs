@@ -4,3 +4,4 @@
 
 mod engine;
 mod oracle;
+mod state_cmds;
