@@ -845,6 +845,38 @@ output "o" {
     }
 
     #[test]
+    fn git_sources_are_cloned_at_their_ref_into_terraform_modules() {
+        let repo = tempfile::tempdir().expect("tempdir");
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(repo.path())
+                .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+                .args(args)
+                .output()
+                .expect("git runs");
+            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        git(&["init", "-q"]);
+        write(repo.path(), "net/main.tf", "output \"v\" { value = \"one\" }\n");
+        git(&["add", "."]);
+        git(&["commit", "-q", "-m", "one"]);
+        git(&["tag", "v1"]);
+        write(repo.path(), "net/main.tf", "output \"v\" { value = \"two\" }\noutput \"w\" { value = 2 }\n");
+        git(&["commit", "-q", "-am", "two"]);
+        let root = tempfile::tempdir().expect("tempdir");
+        let source = format!("git::file://{}//net?ref=v1", repo.path().display());
+        write(root.path(), "main.tf", &format!("module \"net\" {{\n  source = \"{source}\"\n}}\n"));
+        let m = load_tree(root.path()).expect("loads");
+        assert_eq!(m.module_calls[0].module.outputs.len(), 1, "the tag's version, not the branch head");
+        let manifest = std::fs::read_to_string(root.path().join(".terraform/modules/modules.json")).expect("manifest");
+        let manifest: serde_json::Value = serde_json::from_str(&manifest).expect("json");
+        assert_eq!(manifest["Modules"][1]["Key"], "net");
+        assert_eq!(manifest["Modules"][1]["Dir"], ".terraform/modules/net/net");
+        assert_eq!(manifest["Modules"][1]["Source"], source.as_str());
+    }
+
+    #[test]
     fn errors_name_the_block_and_line() {
         let dir = tempfile::tempdir().expect("tempdir");
         write(dir.path(), "main.tf", "resource \"null_resource\" \"a\" {}\n\nresource \"null_resource\" \"a\" {}\n");
