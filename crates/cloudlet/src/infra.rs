@@ -82,6 +82,7 @@ pub(crate) fn run(args: InfraArgs) -> Result<(), ()> {
         "workspace" | "env" => state_side(cloudlet_infra::commands::workspace::run, options),
         "force-unlock" => state_side(cloudlet_infra::commands::force_unlock::run, options),
         "fmt" => state_side(cloudlet_infra::commands::fmt::run, options),
+        "validate" => state_side(cloudlet_infra::commands::validate::run, options),
         "plan" => engine_side(cloudlet_infra::commands::plan::run, options),
         "apply" => engine_side(cloudlet_infra::commands::apply::run, options),
         "destroy" => engine_side(cloudlet_infra::commands::destroy::run, options),

@@ -22,6 +22,7 @@ pub mod output;
 pub mod plan;
 pub mod show;
 pub mod state;
+pub mod validate;
 pub mod workspace;
 
 use std::io::{BufRead, Write};

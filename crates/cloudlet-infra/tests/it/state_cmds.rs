@@ -287,6 +287,31 @@ fn fmt_matches_terraform_fmt() {
     );
 }
 
+#[test]
+fn validate_reports_in_text_and_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("main.tf"), "variable \"a\" {\n  default = 1\n}\n").expect("write");
+    let ok = run(d, commands::validate::run, &[]);
+    assert_eq!((ok.code, ok.stdout.as_str()), (0, "Success! The configuration is valid.\n\n"));
+    let ok_json = run(d, commands::validate::run, &["-json"]);
+    let doc: serde_json::Value = serde_json::from_str(&ok_json.stdout).expect("json");
+    assert_eq!(doc["valid"], true);
+    assert_eq!(doc["error_count"], 0);
+    std::fs::write(d.join("main.tf"), "variable \"a\" {\n  default = 1\n}\nvariable \"a\" {}\n").expect("write");
+    let bad = run(d, commands::validate::run, &["-json"]);
+    assert_eq!(bad.code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&bad.stdout).expect("json");
+    assert_eq!((doc["valid"].clone(), doc["error_count"].clone()), (serde_json::json!(false), serde_json::json!(1)));
+    let diag = &doc["diagnostics"][0];
+    assert_eq!(diag["severity"], "error");
+    assert_eq!(diag["range"]["filename"], "main.tf");
+    assert_eq!(diag["range"]["start"]["line"], 4, "{diag}");
+    let text = run(d, commands::validate::run, &[]);
+    assert_eq!(text.code, 1);
+    assert!(text.stderr.contains("on main.tf line 4"), "{}", text.stderr);
+}
+
 /// Not a test: the lock holder the lock tests start in a second process.
 /// It takes the default workspace's lock in `CLOUDLET_TEST_LOCK_DIR`,
 /// says `locked`, and lets go when its stdin closes.
