@@ -113,22 +113,28 @@ fn parse_addresses(ctx: &mut Ctx<'_>, texts: &[String], summary: &str) -> Result
 /// before managed, then type, name and key), with the positions of its
 /// resource and instance in `state`.
 fn instances(state: &State) -> Vec<(String, usize, usize)> {
-    let mut sorted = state.clone();
-    sorted.normalize();
+    let mut order: Vec<usize> = (0..state.resources.len()).collect();
+    order.sort_by(|&a, &b| {
+        let key = |r: &crate::state::ResourceState| {
+            (r.module.clone().unwrap_or_default(), r.mode.as_str(), r.type_.clone(), r.name.clone())
+        };
+        key(&state.resources[a]).cmp(&key(&state.resources[b]))
+    });
     let mut out = Vec::new();
-    for r in &sorted.resources {
-        let ri = state
-            .resources
-            .iter()
-            .position(|o| o.module == r.module && o.mode == r.mode && o.type_ == r.type_ && o.name == r.name)
-            .unwrap_or_default();
-        for inst in r.instances.iter().filter(|i| i.deposed.is_none()) {
-            let ii = state.resources[ri]
-                .instances
-                .iter()
-                .position(|o| o.index_key == inst.index_key && o.deposed.is_none())
-                .unwrap_or_default();
-            out.push((r.instance_address(inst.index_key.as_ref()), ri, ii));
+    for ri in order {
+        let r = &state.resources[ri];
+        let mut keys: Vec<usize> = (0..r.instances.len()).filter(|&i| r.instances[i].deposed.is_none()).collect();
+        keys.sort_by(|&a, &b| {
+            let rank = |k: &Option<IndexKey>| match k {
+                None => 0,
+                Some(IndexKey::Int(_)) => 1,
+                Some(IndexKey::String(_)) => 2,
+            };
+            let (ka, kb) = (&r.instances[a].index_key, &r.instances[b].index_key);
+            rank(ka).cmp(&rank(kb)).then_with(|| ka.cmp(kb))
+        });
+        for ii in keys {
+            out.push((r.instance_address(r.instances[ii].index_key.as_ref()), ri, ii));
         }
     }
     out
