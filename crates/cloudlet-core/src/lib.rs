@@ -10,12 +10,16 @@
 //! - [`metrics`]: the one metrics registry that subsystems record into and the
 //!   server renders as Prometheus text.
 //! - [`error`]: how errors are printed: the whole chain of causes.
+//! - [`http`]: the one tiny HTTP/1.1 client the CLI and the infra engine
+//!   use to talk to a local daemon.
 //!
-//! It does no I/O of its own (no files, no sockets, no processes).
+//! Apart from [`http`]'s loopback requests it does no I/O of its own (no
+//! files, no processes).
 
 pub mod arn;
 pub mod clock;
 pub mod error;
+pub mod http;
 pub mod metrics;
 
 pub use arn::{AccountId, Arn, AwsScope, Region};

@@ -1,12 +1,10 @@
-//! Test helpers over the CLI's own HTTP client (`src/client.rs`), with
+//! Test helpers over the CLI's own HTTP client (`cloudlet_core::http`), with
 //! bodies as text and a 10 s read timeout.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-#[path = "../../src/client.rs"]
-#[allow(dead_code, reason = "tests use only part of the client")]
-mod client;
+use cloudlet_core::http as client;
 
 /// A response: status code, headers (lower-cased names) and body as text.
 #[derive(Debug)]
