@@ -525,6 +525,18 @@ pub(crate) fn referenced(exprs: &[&Expression]) -> Vec<crate::refs::Reference> {
     exprs.iter().flat_map(|e| crate::refs::references(e)).collect()
 }
 
+/// Terraform's warning when a plan is made with `-target`.
+const TARGET_PLAN_WARNING: (&str, &str) = (
+    "Resource targeting is in effect",
+    "You are creating a plan with the -target option, which means that the result of this plan may not represent all of the changes requested by the current configuration.\n\nThe -target option is not for routine use, and is provided only for exceptional situations such as recovering from errors or mistakes, or when cloudlet specifically suggests to use it as part of an error message.",
+);
+
+/// Terraform's warning after an apply made with `-target`.
+const TARGET_APPLY_WARNING: (&str, &str) = (
+    "Applied changes may be incomplete",
+    "The plan was created with the -target option in effect, so some changes requested in the configuration may have been ignored and the output values may not be fully updated. Run the following command to verify that no other changes are pending:\n    cloudlet infra plan\n\nNote that the -target option is not suitable for routine use, and is provided only for exceptional situations such as recovering from errors or mistakes, or when cloudlet specifically suggests to use it as part of an error message.",
+);
+
 /// Does `pattern` (a `-target`/`-replace` address) select `addr`?
 pub fn addr_matches(pattern: &str, addr: &str) -> bool {
     addr == pattern || addr.strip_prefix(pattern).is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'))
@@ -619,6 +631,13 @@ impl<'a> Walker<'a> {
                     self.plan.changes.retain(|c| c.action == Action::Read || c.action == Action::NoOp);
                 }
             }
+        }
+        if !self.input.options.targets.is_empty() {
+            let text = if self.sink.is_some() { TARGET_APPLY_WARNING } else { TARGET_PLAN_WARNING };
+            let rendered = Diagnostic::new(text.0, text.1, None).render_plain("", None);
+            // One blank line before what follows, as Terraform leaves it.
+            self.plan.warnings.push_str(rendered.replacen("\nError: ", "\nWarning: ", 1).trim_end_matches('\n'));
+            self.plan.warnings.push('\n');
         }
         self.plan.refreshed = self.refreshed.clone();
         self.plan
