@@ -383,17 +383,9 @@ pub fn run_workflow(
                             }
                         };
                         let finished_at = shared.clock.now();
-                        shared.event(RunEvent::LegFinished {
-                            job: job_def.id.clone(),
-                            leg,
-                            result: match outcome {
-                                LegOutcome::Success => JobResult::Success,
-                                LegOutcome::Failure => JobResult::Failure,
-                                LegOutcome::Cancelled => JobResult::Cancelled,
-                            },
-                            outputs_json: Value::object(outputs.clone()).to_json_compact(),
-                            at: finished_at,
-                        });
+                        // The history learns how the leg ended from the
+                        // scheduler (`record`), which knows a leg stopped by
+                        // its `timeout-minutes` failed rather than was cancelled.
                         let _ = tx.send(LegDone { job, leg, outcome, outputs, nested, started_at, finished_at });
                     });
                 }
@@ -451,7 +443,7 @@ pub fn run_workflow(
         // Record every leg that has finished; poll again at once if anything happened.
         while let Ok(done) = rx.try_recv() {
             progressed = true;
-            record(done, &mut sched, &plans, &mut leg_outputs, &mut job_outputs, &mut reports, &jobs);
+            record(done, &mut sched, &plans, &mut leg_outputs, &mut job_outputs, &mut reports, &jobs, &shared);
         }
         if progressed {
             continue;
@@ -465,7 +457,9 @@ pub fn run_workflow(
         // A waiting job polls the store for approvals (a cheap indexed read).
         let wait = if waiting.is_empty() { wait } else { wait.min(Duration::from_millis(200)) };
         match rx.recv_timeout(wait.max(Duration::from_millis(1))) {
-            Ok(done) => record(done, &mut sched, &plans, &mut leg_outputs, &mut job_outputs, &mut reports, &jobs),
+            Ok(done) => {
+                record(done, &mut sched, &plans, &mut leg_outputs, &mut job_outputs, &mut reports, &jobs, &shared)
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
@@ -528,6 +522,7 @@ pub fn run_workflow(
     })
 }
 
+#[allow(clippy::too_many_arguments, reason = "the run loop's state, borrowed piecewise")]
 fn record(
     done: LegDone,
     sched: &mut Scheduler,
@@ -536,6 +531,7 @@ fn record(
     job_outputs: &mut [Object],
     reports: &mut Vec<(usize, usize, JobReport)>,
     jobs: &[Job],
+    shared: &Shared,
 ) {
     let plan = &plans[done.job][done.leg];
     sched.leg_finished(done.job, done.leg, done.outcome);
@@ -548,6 +544,13 @@ fn record(
         LegOutcome::Success => JobResult::Success,
         LegOutcome::Failure => JobResult::Failure,
         LegOutcome::Cancelled => JobResult::Cancelled,
+    });
+    shared.event(RunEvent::LegFinished {
+        job: jobs[done.job].id.clone(),
+        leg: done.leg,
+        result,
+        outputs_json: Value::object(done.outputs.clone()).to_json_compact(),
+        at: done.finished_at,
     });
     reports.push((
         done.job,

@@ -10,12 +10,15 @@
 //! N times against one data dir (caches carry over); the other checks are
 //! of the last run, except `"caches"`: the hit kind of every cache lookup
 //! of all runs, in order. `"error"` expects the run to be refused with
-//! that message before anything runs.
+//! that message before anything runs. `"history"` maps job ids to the
+//! results their legs report to the run history (`LegFinished` events), in
+//! leg order.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use cloudlet_ci::expr::Value;
+use cloudlet_ci::history::{ApprovalRecord, RunEvent, RunRecorder};
 use cloudlet_ci::runner::{LogSink, RunContext, run_workflow};
 use cloudlet_ci::workflow::parse_workflow;
 use cloudlet_core::SystemClock;
@@ -28,6 +31,26 @@ impl LogSink for Captured {
         if let Ok(mut l) = self.0.lock() {
             l.push(format!("[{job}] {line}"));
         }
+    }
+}
+
+/// The run history's view of the run: the events, kept in order.
+#[derive(Debug, Default)]
+struct Events(Mutex<Vec<RunEvent>>);
+
+impl RunRecorder for Events {
+    fn record(&self, event: RunEvent) {
+        if let Ok(mut e) = self.0.lock() {
+            e.push(event);
+        }
+    }
+
+    fn approval(&self, _environment: &str) -> Option<ApprovalRecord> {
+        None
+    }
+
+    fn cancel_requested(&self) -> Option<String> {
+        None
     }
 }
 
@@ -106,7 +129,14 @@ fn run_case(dir: &Path) -> Result<(), String> {
     let mut last = None;
     for i in 0..repeat {
         let log = Arc::new(Captured::default());
-        let ctx = RunContext { run_id: i as u64 + 1, run_number: i as u64 + 1, ..ctx.clone() };
+        let events = Arc::new(Events::default());
+        let ctx = RunContext {
+            run_id: i as u64 + 1,
+            run_number: i as u64 + 1,
+            // Only where asked: a recorder changes how environments gate.
+            recorder: expected.get("history").map(|_| events.clone() as Arc<dyn RunRecorder>),
+            ..ctx.clone()
+        };
         let report = match (run_workflow(&wf, &ctx, SystemClock::shared(), log.clone()), want_error) {
             (Ok(r), None) => r,
             (Err(e), Some(want)) if e.to_string().contains(want) => {
@@ -117,9 +147,9 @@ fn run_case(dir: &Path) -> Result<(), String> {
             (Err(e), _) => return Err(e.to_string()),
         };
         caches.extend(report.caches.iter().map(|c| c.hit.as_str()));
-        last = Some((report, log));
+        last = Some((report, log, events));
     }
-    let Some((report, log)) = last else { return Err("no run".to_owned()) };
+    let Some((report, log, events)) = last else { return Err("no run".to_owned()) };
     let lines = log.0.lock().map(|l| l.join("\n")).unwrap_or_default();
     let fail = |msg: String| Err(format!("{msg}\n--- log ---\n{lines}"));
     let want_conclusion = expected.get("conclusion").and_then(Value::as_str).unwrap_or("success");
@@ -157,6 +187,25 @@ fn run_case(dir: &Path) -> Result<(), String> {
                 if !g.deep_eq(v) {
                     return fail(format!("{}: output {k} = {}", got.id, g.to_json_compact()));
                 }
+            }
+        }
+    }
+    if let Some(want) = expected.get("history").and_then(Value::as_object) {
+        let events = events.0.lock().map(|e| e.clone()).unwrap_or_default();
+        for (job, results) in want.iter() {
+            let want: Vec<String> =
+                results.as_array().unwrap_or_default().iter().map(Value::to_display_string).collect();
+            let mut got: Vec<(usize, &str)> = events
+                .iter()
+                .filter_map(|e| match e {
+                    RunEvent::LegFinished { job: j, leg, result, .. } if j == job => Some((*leg, result.as_str())),
+                    _ => None,
+                })
+                .collect();
+            got.sort_unstable();
+            let got: Vec<&str> = got.into_iter().map(|(_, r)| r).collect();
+            if got != want {
+                return fail(format!("{job}: the history has legs {got:?}, expected {want:?}"));
             }
         }
     }
