@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
@@ -153,7 +153,11 @@ pub struct Manifests {
     pub priority_classes: BTreeMap<String, PriorityClassInfo>,
 }
 
-const SUPPORTED_KINDS: &str = "Node, Pod, Deployment, ReplicaSet, PriorityClass, PodDisruptionBudget, Namespace, List";
+const SUPPORTED_KINDS: &str = "Node, Pod, Deployment, ReplicaSet, ReplicationController, StatefulSet, Service, PriorityClass, PodDisruptionBudget, Namespace, List";
+
+/// A controller that owns pods: its kind, namespace, name and selector
+/// (`DefaultSelector` reads the pod's controller's selector).
+type Controller = (&'static str, String, String, Selector);
 
 /// A pod template waiting for priority classes and owners to be known.
 struct PendingPod {
@@ -175,7 +179,10 @@ impl Manifests {
                 .insert(name.to_string(), PriorityClassInfo { value, global_default: false, preemption_never: false });
         }
         let mut pending = Vec::new();
-        let mut replica_sets: Vec<(String, String, Selector)> = Vec::new();
+        let mut replica_sets: Vec<Controller> = Vec::new();
+        // Services' `spec.selector`s, by namespace; nil selectors are left
+        // out (they select nothing).
+        let mut services: Vec<(String, Labels)> = Vec::new();
         let mut flat = Vec::new();
         for doc in documents {
             flatten(doc, &mut flat)?;
@@ -185,8 +192,8 @@ impl Manifests {
             let kind = doc.value.get("kind").and_then(Value::as_str).unwrap_or_default();
             let api_version = doc.value.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
             let expected = match kind {
-                "Node" | "Pod" | "Namespace" => "v1",
-                "Deployment" | "ReplicaSet" => "apps/v1",
+                "Node" | "Pod" | "Namespace" | "Service" | "ReplicationController" => "v1",
+                "Deployment" | "ReplicaSet" | "StatefulSet" => "apps/v1",
                 "PriorityClass" => "scheduling.k8s.io/v1",
                 "PodDisruptionBudget" => "policy/v1",
                 "" => return Err(shape(origin, "kind", "missing; every document needs `apiVersion` and `kind`")),
@@ -259,13 +266,32 @@ impl Manifests {
                     let raw = doc.value.pointer("/spec/template/spec").cloned().unwrap_or(Value::Null);
                     expand_replica_set(origin, rs, raw, &mut pending, &mut replica_sets)?;
                 }
+                "ReplicationController" => {
+                    let rc: core::ReplicationController = typed(doc)?;
+                    let raw = doc.value.pointer("/spec/template/spec").cloned().unwrap_or(Value::Null);
+                    expand_replication_controller(origin, rc, raw, &mut pending, &mut replica_sets)?;
+                }
+                "StatefulSet" => {
+                    let ss: StatefulSet = typed(doc)?;
+                    let raw = doc.value.pointer("/spec/template/spec").cloned().unwrap_or(Value::Null);
+                    expand_stateful_set(origin, ss, raw, &mut pending, &mut replica_sets)?;
+                }
+                "Service" => {
+                    let service: core::Service = typed(doc)?;
+                    required_name(origin, &service.metadata, "Service")?;
+                    let namespace = service.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+                    if let Some(selector) = service.spec.and_then(|s| s.selector) {
+                        services.push((namespace, selector));
+                    }
+                }
                 _ => {}
             }
         }
         let global_default =
             out.priority_classes.values().filter(|pc| pc.global_default).max_by_key(|pc| pc.value).cloned();
         for p in pending {
-            if let Some(pod) = convert_pod(p, &out, global_default.as_ref(), &replica_sets)? {
+            if let Some(mut pod) = convert_pod(p, &out, global_default.as_ref(), &replica_sets)? {
+                pod.default_spread_selector = default_selector(&pod, &services);
                 out.pods.push(pod);
             }
         }
@@ -575,7 +601,7 @@ fn expand_deployment(
     deployment: Deployment,
     raw_spec: Value,
     pending: &mut Vec<PendingPod>,
-    replica_sets: &mut Vec<(String, String, Selector)>,
+    replica_sets: &mut Vec<Controller>,
 ) -> Result<(), LoadError> {
     let name = required_name(origin, &deployment.metadata, "Deployment")?;
     let namespace = deployment.metadata.namespace.clone().unwrap_or_else(|| "default".into());
@@ -611,7 +637,7 @@ fn expand_replica_set(
     rs: ReplicaSet,
     raw_spec: Value,
     pending: &mut Vec<PendingPod>,
-    replica_sets: &mut Vec<(String, String, Selector)>,
+    replica_sets: &mut Vec<Controller>,
 ) -> Result<(), LoadError> {
     let name = required_name(origin, &rs.metadata, "ReplicaSet")?;
     let namespace = rs.metadata.namespace.clone().unwrap_or_else(|| "default".into());
@@ -625,7 +651,7 @@ fn expand_replica_set_named(
     rs: ReplicaSet,
     raw_spec: Value,
     pending: &mut Vec<PendingPod>,
-    replica_sets: &mut Vec<(String, String, Selector)>,
+    replica_sets: &mut Vec<Controller>,
 ) -> Result<(), LoadError> {
     let name = required_name(origin, &rs.metadata, "ReplicaSet")?;
     let namespace = rs.metadata.namespace.clone().unwrap_or_else(|| "default".into());
@@ -634,39 +660,155 @@ fn expand_replica_set_named(
     if selector.is_empty() {
         return Err(ctx.err("spec.selector", "empty selector is invalid for a ReplicaSet or Deployment"));
     }
-    let template = spec.template.ok_or_else(|| ctx.err("spec.template", "missing"))?;
+    let owner = Owner { kind: "ReplicaSet", api_version: "apps/v1", namespace, name };
+    expand_owned(ctx, owner, selector, spec.template, spec.replicas, raw_spec, Naming::Generated, pending, replica_sets)
+}
+
+fn expand_replication_controller(
+    origin: &Origin,
+    rc: core::ReplicationController,
+    raw_spec: Value,
+    pending: &mut Vec<PendingPod>,
+    replica_sets: &mut Vec<Controller>,
+) -> Result<(), LoadError> {
+    let name = required_name(origin, &rc.metadata, "ReplicationController")?;
+    let namespace = rc.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+    let ctx = Ctx { origin, object: format!("ReplicationController {namespace}/{name}") };
+    let spec = rc.spec.ok_or_else(|| ctx.err("spec", "missing"))?;
+    // The API server defaults an empty selector to the template's labels.
+    let template_labels = spec.template.as_ref().and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.clone());
+    let labels = spec.selector.clone().filter(|s| !s.is_empty()).or(template_labels).unwrap_or_default();
+    if labels.is_empty() {
+        return Err(ctx.err("spec.selector", "Required value: neither the selector nor the template has labels"));
+    }
+    let selector = label_selector(
+        &ctx,
+        "spec.selector",
+        Some(&meta::LabelSelector { match_labels: Some(labels), match_expressions: None }),
+    )?;
+    let owner = Owner { kind: "ReplicationController", api_version: "v1", namespace, name };
+    expand_owned(
+        &ctx,
+        owner,
+        selector,
+        spec.template,
+        spec.replicas,
+        raw_spec,
+        Naming::Generated,
+        pending,
+        replica_sets,
+    )
+}
+
+fn expand_stateful_set(
+    origin: &Origin,
+    ss: StatefulSet,
+    raw_spec: Value,
+    pending: &mut Vec<PendingPod>,
+    replica_sets: &mut Vec<Controller>,
+) -> Result<(), LoadError> {
+    let name = required_name(origin, &ss.metadata, "StatefulSet")?;
+    let namespace = ss.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+    let ctx = Ctx { origin, object: format!("StatefulSet {namespace}/{name}") };
+    let spec = ss.spec.ok_or_else(|| ctx.err("spec", "missing"))?;
+    let selector = label_selector(&ctx, "spec.selector", Some(&spec.selector))?;
+    if selector.is_empty() {
+        return Err(ctx.err("spec.selector", "empty selector is invalid for a StatefulSet"));
+    }
+    if spec.volume_claim_templates.as_ref().is_some_and(|v| !v.is_empty()) {
+        return Err(ctx.err(
+            "spec.volumeClaimTemplates",
+            "not supported: claims need volume binding, which cloudlet's scheduler does not simulate",
+        ));
+    }
+    let start = spec.ordinals.as_ref().and_then(|o| o.start).unwrap_or(0);
+    if start < 0 {
+        return Err(ctx.err("spec.ordinals.start", "must be greater than or equal to 0"));
+    }
+    let template_json = serde_json::to_string(&raw_spec).unwrap_or_default();
+    let revision = format!("{name}-{}", encode(fnv(&format!("{namespace}/{name}/{template_json}")), 10));
+    let owner = Owner { kind: "StatefulSet", api_version: "apps/v1", namespace, name };
+    let naming = Naming::Ordinal { start, revision };
+    expand_owned(&ctx, owner, selector, spec.template.into(), spec.replicas, raw_spec, naming, pending, replica_sets)
+}
+
+/// The controller a set of pods is expanded from.
+struct Owner {
+    kind: &'static str,
+    api_version: &'static str,
+    namespace: String,
+    name: String,
+}
+
+/// How a controller names its pods.
+enum Naming {
+    /// `name-xxxxx`: a generated suffix (ReplicaSets, ReplicationControllers).
+    Generated,
+    /// `name-0`, `name-1`, ... from `start`, with the labels the StatefulSet
+    /// controller sets (`controller-revision-hash`,
+    /// `statefulset.kubernetes.io/pod-name`, `apps.kubernetes.io/pod-index`).
+    Ordinal { start: i32, revision: String },
+}
+
+#[allow(clippy::too_many_arguments)]
+fn expand_owned(
+    ctx: &Ctx<'_>,
+    owner: Owner,
+    selector: Selector,
+    template: Option<core::PodTemplateSpec>,
+    replicas: Option<i32>,
+    raw_spec: Value,
+    naming: Naming,
+    pending: &mut Vec<PendingPod>,
+    replica_sets: &mut Vec<Controller>,
+) -> Result<(), LoadError> {
+    let Owner { kind, api_version, namespace, name } = owner;
+    let template = template.ok_or_else(|| ctx.err("spec.template", "missing"))?;
     let mut template_meta = template.metadata.unwrap_or_default();
     let labels = template_meta.labels.clone().unwrap_or_default();
     if !selector.matches(&labels) {
         return Err(ctx.err("spec.template.metadata.labels", "`selector` does not match template `labels`"));
     }
     let pod_spec = template.spec.ok_or_else(|| ctx.err("spec.template.spec", "missing"))?;
-    let replicas = spec.replicas.unwrap_or(1);
+    let replicas = replicas.unwrap_or(1);
     if replicas < 0 {
         return Err(ctx.err("spec.replicas", "must be greater than or equal to 0"));
     }
-    replica_sets.push((namespace.clone(), name.clone(), selector.clone()));
+    replica_sets.push((kind, namespace.clone(), name.clone(), selector.clone()));
     template_meta.namespace = Some(namespace.clone());
     template_meta.owner_references = Some(vec![meta::OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "ReplicaSet".into(),
+        api_version: api_version.into(),
+        kind: kind.into(),
         name: name.clone(),
         controller: Some(true),
         ..Default::default()
     }]);
     let mut used = std::collections::HashSet::new();
     for i in 0..replicas {
-        let mut suffix = suffix_for(&format!("{namespace}/{name}/{i}"));
-        let mut salt = 0;
-        while !used.insert(suffix.clone()) {
-            salt += 1;
-            suffix = suffix_for(&format!("{namespace}/{name}/{i}/{salt}"));
-        }
         let mut meta = template_meta.clone();
-        meta.name = Some(format!("{name}-{suffix}"));
+        match &naming {
+            Naming::Generated => {
+                let mut suffix = suffix_for(&format!("{namespace}/{name}/{i}"));
+                let mut salt = 0;
+                while !used.insert(suffix.clone()) {
+                    salt += 1;
+                    suffix = suffix_for(&format!("{namespace}/{name}/{i}/{salt}"));
+                }
+                meta.name = Some(format!("{name}-{suffix}"));
+            }
+            Naming::Ordinal { start, revision } => {
+                let ordinal = i64::from(*start) + i64::from(i);
+                let pod_name = format!("{name}-{ordinal}");
+                let labels = meta.labels.get_or_insert_with(BTreeMap::new);
+                labels.insert("controller-revision-hash".into(), revision.clone());
+                labels.insert("statefulset.kubernetes.io/pod-name".into(), pod_name.clone());
+                labels.insert("apps.kubernetes.io/pod-index".into(), ordinal.to_string());
+                meta.name = Some(pod_name);
+            }
+        }
         meta.generate_name = None;
         pending.push(PendingPod {
-            origin: origin.clone(),
+            origin: ctx.origin.clone(),
             field_prefix: "spec.template.spec",
             meta,
             spec: pod_spec.clone(),
@@ -676,6 +818,24 @@ fn expand_replica_set_named(
         });
     }
     Ok(())
+}
+
+/// `helper.DefaultSelector`: the selectors of the Services in the pod's
+/// namespace that select it, and of its controller (ReplicationController,
+/// ReplicaSet or StatefulSet), ANDed; `None` when that is empty.
+fn default_selector(pod: &Pod, services: &[(String, Labels)]) -> Option<Selector> {
+    let mut set = Labels::new();
+    for (namespace, selector) in services {
+        if *namespace == pod.namespace && selector.iter().all(|(k, v)| pod.labels.get(k) == Some(v)) {
+            set.extend(selector.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+    let mut requirements: Vec<Requirement> =
+        set.into_iter().map(|(key, value)| Requirement { key, op: Operator::In, values: vec![value] }).collect();
+    if let Some(Selector::Requirements(owner)) = &pod.owner_selector {
+        requirements.extend(owner.iter().cloned());
+    }
+    (!requirements.is_empty()).then_some(Selector::Requirements(requirements))
 }
 
 fn add_requests(
@@ -779,7 +939,7 @@ fn convert_pod(
     p: PendingPod,
     manifests: &Manifests,
     global_default: Option<&PriorityClassInfo>,
-    replica_sets: &[(String, String, Selector)],
+    replica_sets: &[Controller],
 ) -> Result<Option<Pod>, LoadError> {
     let origin = &p.origin;
     let name = required_name(origin, &p.meta, "Pod")?;
@@ -787,6 +947,7 @@ fn convert_pod(
     let ctx = Ctx { origin, object: format!("Pod {namespace}/{name}") };
     let prefix = p.field_prefix;
     let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+    let start_time = p.status.as_ref().and_then(|s| s.start_time.as_ref()).map(|t| t.0.as_nanosecond());
     if matches!(phase, Some("Succeeded" | "Failed")) {
         return Ok(None);
     }
@@ -1051,9 +1212,11 @@ fn convert_pod(
     }
 
     let owner_selector = p.owner_selector.clone().or_else(|| {
-        let owner =
-            p.meta.owner_references.iter().flatten().find(|o| o.controller == Some(true) && o.kind == "ReplicaSet")?;
-        replica_sets.iter().find(|(ns, n, _)| *ns == namespace && *n == owner.name).map(|(_, _, s)| s.clone())
+        let owner = p.meta.owner_references.iter().flatten().find(|o| o.controller == Some(true))?;
+        replica_sets
+            .iter()
+            .find(|(kind, ns, n, _)| *kind == owner.kind && *ns == namespace && *n == owner.name)
+            .map(|(_, _, _, s)| s.clone())
     });
 
     Ok(Some(Pod {
@@ -1073,6 +1236,8 @@ fn convert_pod(
         host_ports,
         spread_constraints,
         owner_selector,
+        default_spread_selector: None,
+        start_time,
         affinity,
         images,
         scheduling_gates: spec.scheduling_gates.iter().flatten().map(|g| g.name.clone()).collect(),

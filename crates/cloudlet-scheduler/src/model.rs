@@ -210,6 +210,12 @@ pub struct Pod {
     /// The selector of the ReplicaSet (or other controller) that owns the
     /// pod, for the system default spread constraints.
     pub owner_selector: Option<Selector>,
+    /// `helper.DefaultSelector`: the selectors of the Services that select
+    /// the pod and of its controller, ANDed; what the system default spread
+    /// constraints count. `None` when empty (the defaults do nothing).
+    pub default_spread_selector: Option<Selector>,
+    /// `status.startTime` from the manifest, in nanoseconds since the epoch.
+    pub start_time: Option<i128>,
     pub affinity: PodAffinity,
     /// Normalised image names of init and app containers, in that order.
     pub images: Vec<String>,

@@ -121,6 +121,8 @@ fn pod(namespace: &str, name: String, milli_cpu: i64, memory: i64) -> Pod {
         host_ports: Vec::new(),
         spread_constraints: Vec::new(),
         owner_selector: None,
+        default_spread_selector: None,
+        start_time: None,
         affinity: PodAffinity::default(),
         images: vec!["registry.k8s.io/pause:3.10".into()],
         scheduling_gates: Vec::new(),

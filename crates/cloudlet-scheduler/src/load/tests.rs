@@ -70,8 +70,8 @@ fn errors_name_file_document_and_field() {
         error(bad_quantity),
         "m.yaml, document 2 (Pod default/p): spec.containers[0].resources.requests.cpu: \"1x\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
     );
-    let unknown = error("apiVersion: v1\nkind: Service\nmetadata: {name: s}\n");
-    assert!(unknown.starts_with("m.yaml, document 1: kind: unknown kind \"Service\""), "{unknown}");
+    let unknown = error("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n");
+    assert!(unknown.starts_with("m.yaml, document 1: kind: unknown kind \"ConfigMap\""), "{unknown}");
     let bad_selector = error(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x}]\n  affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: zone, labelSelector: {matchExpressions: [{key: app, operator: In}]}}]}}\n",
     );
@@ -108,4 +108,74 @@ fn lists_and_json_documents_load() {
     assert_eq!(m.nodes.len(), 1);
     assert_eq!(m.nodes[0].allocatable.milli_cpu, 2000);
     assert_eq!(m.nodes[0].labels.get("kubernetes.io/hostname").map(String::as_str), Some("n"));
+}
+
+#[test]
+fn stateful_sets_expand_into_ordinal_pods_with_the_controller_labels() {
+    let m = load(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: shop}\nspec:\n  replicas: 2\n  ordinals: {start: 5}\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: c, image: pg}]}\n",
+    )
+    .expect("a valid StatefulSet");
+    let names: Vec<&str> = m.pods.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["db-5", "db-6"]);
+    let pod = &m.pods[1];
+    assert_eq!(pod.labels.get("statefulset.kubernetes.io/pod-name").map(String::as_str), Some("db-6"));
+    assert_eq!(pod.labels.get("apps.kubernetes.io/pod-index").map(String::as_str), Some("6"));
+    let revision = pod.labels.get("controller-revision-hash").expect("a revision label");
+    assert!(revision.starts_with("db-") && revision.len() == 13, "{revision}");
+    assert_eq!(m.pods[0].labels.get("controller-revision-hash"), Some(revision));
+    let selector = pod.default_spread_selector.as_ref().expect("the StatefulSet's selector");
+    assert!(selector.matches(&pod.labels));
+    assert!(!selector.matches(&Labels::from([("app".to_string(), "web".to_string())])));
+}
+
+#[test]
+fn default_selector_is_the_union_of_services_and_the_controller() {
+    let m = load(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s1}\nspec: {selector: {app: web}}\n---\n\
+apiVersion: v1\nkind: Service\nmetadata: {name: s2}\nspec: {selector: {tier: front}}\n---\n\
+apiVersion: v1\nkind: Service\nmetadata: {name: s3}\nspec: {selector: {app: other}}\n---\n\
+apiVersion: v1\nkind: Service\nmetadata: {name: s4, namespace: elsewhere}\nspec: {selector: {app: web}}\n---\n\
+apiVersion: v1\nkind: ReplicationController\nmetadata: {name: rc}\nspec:\n  replicas: 1\n  template:\n    metadata: {labels: {app: web, tier: front, track: a}}\n    spec: {containers: [{name: c, image: x}]}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: lone, labels: {app: other2}}\nspec: {containers: [{name: c, image: x}]}\n",
+    )
+    .expect("valid manifests");
+    let rc_pod = m.pods.iter().find(|p| p.name.starts_with("rc-")).expect("the controller's pod");
+    let Some(Selector::Requirements(reqs)) = &rc_pod.default_spread_selector else { panic!("a selector") };
+    let mut keys: Vec<&str> = reqs.iter().map(|r| r.key.as_str()).collect();
+    keys.sort_unstable();
+    // s1 and s2 (app, tier), then the controller's defaulted selector
+    // (app, tier, track); s3 does not select the pod, s4 is elsewhere.
+    assert_eq!(keys, ["app", "app", "tier", "tier", "track"]);
+    let lone = m.pods.iter().find(|p| p.name == "lone").expect("the lone pod");
+    assert!(lone.default_spread_selector.is_none());
+}
+
+#[test]
+fn controller_errors_name_the_object_and_field() {
+    let err = error(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  selector: {}\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: c, image: x}]}\n",
+    );
+    assert_eq!(
+        err,
+        "m.yaml, document 1 (StatefulSet default/db): spec.selector: empty selector is invalid for a StatefulSet"
+    );
+    let err = error(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  selector: {matchLabels: {app: db}}\n  volumeClaimTemplates: [{metadata: {name: data}}]\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: c, image: x}]}\n",
+    );
+    assert!(
+        err.starts_with("m.yaml, document 1 (StatefulSet default/db): spec.volumeClaimTemplates: not supported"),
+        "{err}"
+    );
+    let err = error(
+        "apiVersion: v1\nkind: ReplicationController\nmetadata: {name: rc}\nspec:\n  selector: {app: web}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: c, image: x}]}\n",
+    );
+    assert_eq!(
+        err,
+        "m.yaml, document 1 (ReplicationController default/rc): spec.template.metadata.labels: `selector` does not match template `labels`"
+    );
+    let err = error("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {selector: [app]}\n");
+    assert!(err.starts_with("m.yaml, document 1: spec.selector: "), "{err}");
+    let err = error("apiVersion: apps/v1\nkind: Service\nmetadata: {name: s}\n");
+    assert!(err.contains("apiVersion: Service must have apiVersion \"v1\""), "{err}");
 }

@@ -170,7 +170,7 @@ fn score_constraints(profile: &Profile, pod: &Pod) -> Vec<SpreadConstraint> {
             .cloned()
             .collect();
     }
-    let Some(selector) = pod.owner_selector.clone() else { return Vec::new() };
+    let Some(selector) = pod.default_spread_selector.clone() else { return Vec::new() };
     if selector.is_empty() {
         return Vec::new();
     }
