@@ -112,6 +112,12 @@ pub struct Cluster {
     pub states: Vec<NodeState>,
     pub pods: Vec<Pod>,
     pub pod_node: Vec<Option<NodeId>>,
+    /// Per pod, the order in which it was first bound (its start, for pods
+    /// whose manifest has no `status.startTime`); preemption's dry runs
+    /// re-bind pods without changing it.
+    pub bind_order: Vec<Option<u64>>,
+    /// The next value of `bind_order`.
+    pub next_bind_order: u64,
     pub namespaces: BTreeMap<String, Labels>,
     /// For every image name: how many nodes have it.
     pub image_node_counts: HashMap<String, usize>,
@@ -153,6 +159,7 @@ impl Cluster {
         }
         let states = vec![NodeState::default(); nodes.len()];
         let pod_node = vec![None; pods.len()];
+        let bind_order = vec![None; pods.len()];
         let any_unschedulable = nodes.iter().any(|n| n.unschedulable);
         let any_taints = nodes.iter().any(|n| !n.taints.is_empty());
         Self {
@@ -162,6 +169,8 @@ impl Cluster {
             states,
             pods,
             pod_node,
+            bind_order,
+            next_bind_order: 0,
             namespaces,
             image_node_counts,
             nodes_with_affinity_pods: 0,
@@ -248,6 +257,7 @@ impl Cluster {
         }
         self.pods.push(pod);
         self.pod_node.push(None);
+        self.bind_order.push(None);
         self.pods.len() - 1
     }
 
@@ -275,6 +285,10 @@ impl Cluster {
         }
         state.used_ports.extend(pod.host_ports.iter().cloned());
         self.pod_node[pod_id] = Some(node_id);
+        if self.bind_order[pod_id].is_none() {
+            self.bind_order[pod_id] = Some(self.next_bind_order);
+            self.next_bind_order += 1;
+        }
         self.update_counters(pod_id, node_id, 1);
         if self.pods[pod_id].affinity.declared {
             let a = &self.pods[pod_id].affinity;
@@ -298,6 +312,25 @@ impl Cluster {
             self.affinity_groups[group].total += 1;
             self.pod_group.insert(pod_id, group);
         }
+    }
+
+    /// `GetPodStartTime` as an ordering key, earlier first:
+    /// `status.startTime` from the manifest; else the order of binding,
+    /// after every manifest time (upstream uses "now" for a pod without a
+    /// start time); a pod never bound comes last.
+    pub fn start_key(&self, pod_id: PodId) -> (u8, i128) {
+        match (self.pods[pod_id].start_time, self.bind_order[pod_id]) {
+            (Some(time), _) => (0, time),
+            (None, Some(order)) => (1, i128::from(order)),
+            (None, None) => (2, 0),
+        }
+    }
+
+    /// Unbinds a pod that was bound only for the length of another pod's
+    /// cycle, forgetting that bind's place in the start order.
+    pub fn unbind_temporary(&mut self, pod_id: PodId, order_before: Option<u64>) {
+        self.unbind(pod_id);
+        self.bind_order[pod_id] = order_before;
     }
 
     /// Removes a pod from its node (preemption, deletion).
@@ -361,4 +394,35 @@ pub fn zone_interleaved_order(nodes: &[Node]) -> Vec<NodeId> {
         round += 1;
     }
     order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{Manifests, parse_documents};
+
+    #[test]
+    fn start_order_is_manifest_time_then_first_bind() {
+        let yaml = "apiVersion: v1\nkind: Node\nmetadata: {name: n}\nstatus: {allocatable: {cpu: '4', memory: 8Gi, pods: '110'}}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: x}]}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec: {containers: [{name: c, image: x}]}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: c}\nspec: {containers: [{name: c, image: x}]}\nstatus: {startTime: '2030-01-01T00:00:00Z'}\n";
+        let m = Manifests::build(&parse_documents("m.yaml", yaml).expect("valid YAML")).expect("valid manifests");
+        let mut cluster = Cluster::new(m.nodes, m.pods, m.namespaces);
+        assert_eq!(cluster.start_key(0), (2, 0), "never bound");
+        cluster.bind(1, 0);
+        cluster.bind(0, 0);
+        assert!(cluster.start_key(1) < cluster.start_key(0), "b bound first");
+        assert!(cluster.start_key(2) < cluster.start_key(1), "a manifest time comes before any bind");
+        // A dry-run unbind and re-bind keeps the original order.
+        cluster.unbind(1);
+        cluster.bind(1, 0);
+        assert!(cluster.start_key(1) < cluster.start_key(0));
+        // A temporary bind is forgotten.
+        cluster.unbind(0);
+        cluster.unbind(1);
+        cluster.bind(1, 0);
+        cluster.unbind_temporary(1, None);
+        assert_eq!(cluster.start_key(1), (2, 0));
+    }
 }

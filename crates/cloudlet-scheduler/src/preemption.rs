@@ -105,9 +105,15 @@ pub fn post_filter(
 }
 
 /// `MoreImportantPod`: higher priority first; at equal priority the pod
-/// that started first (cloudlet: was bound first).
+/// that started first (`Cluster::start_key`); then by id, for a stable order.
 fn importance_order(cluster: &Cluster, pods: &mut [PodId]) {
-    pods.sort_by(|a, b| cluster.pods[*b].priority.cmp(&cluster.pods[*a].priority).then(a.cmp(b)));
+    pods.sort_by(|a, b| {
+        cluster.pods[*b]
+            .priority
+            .cmp(&cluster.pods[*a].priority)
+            .then_with(|| cluster.start_key(*a).cmp(&cluster.start_key(*b)))
+            .then(a.cmp(b))
+    });
 }
 
 /// `status.disruptionsAllowed` of each budget: as given in the manifest, or
@@ -241,15 +247,15 @@ fn pick_one(cluster: &Cluster, candidates: &[Candidate]) -> usize {
         let priorities: Vec<i64> = c.victims.iter().map(|v| i64::from(cluster.pods[*v].priority)).collect();
         let highest = priorities.iter().copied().max().unwrap_or(i64::MIN);
         let sum: i64 = priorities.iter().map(|p| p + i64::from(i32::MAX) + 1).sum();
-        // Earliest "start" (bind order) among the highest-priority victims;
-        // later is better.
+        // `GetEarliestPodStartTime`: the earliest start among the
+        // highest-priority victims; the latest such start wins.
         let earliest = c
             .victims
             .iter()
             .filter(|v| i64::from(cluster.pods[**v].priority) == highest)
+            .map(|v| cluster.start_key(*v))
             .min()
-            .copied()
-            .unwrap_or(usize::MAX);
+            .unwrap_or((u8::MAX, i128::MAX));
         (c.pdb_violations, highest, sum, c.victims.len(), std::cmp::Reverse(earliest))
     };
     let mut best = 0;

@@ -1023,6 +1023,8 @@ impl Timeline {
     fn rebuild(&mut self, nodes: Vec<Node>) {
         let pods = std::mem::take(&mut self.sim.cluster.pods);
         let namespaces = std::mem::take(&mut self.sim.cluster.namespaces);
+        let bind_order = std::mem::take(&mut self.sim.cluster.bind_order);
+        let next_bind_order = self.sim.cluster.next_bind_order;
         let mut cluster = Cluster::new(nodes, pods, namespaces);
         for (pod_id, record) in self.pods.iter().enumerate() {
             if record.phase != PodPhase::Running || self.orphans.contains_key(&pod_id) {
@@ -1032,6 +1034,8 @@ impl Timeline {
                 cluster.bind(pod_id, node);
             }
         }
+        cluster.bind_order = bind_order;
+        cluster.next_bind_order = next_bind_order;
         let old = &self.sim.framework;
         let mut framework = Framework::new(old.profile.clone(), 0);
         framework.rng = old.rng.clone();
@@ -1390,12 +1394,13 @@ impl Timeline {
                 self.sim.cluster.node_by_name.get(node).map(|n| (p, *n))
             })
             .collect();
+        let orders: Vec<Option<u64>> = nominees.iter().map(|(p, _)| self.sim.cluster.bind_order[*p]).collect();
         for (nominee, node) in &nominees {
             self.sim.cluster.bind(*nominee, *node);
         }
         let outcome = self.sim.cycle(pod_id, nominated);
-        for (nominee, _) in &nominees {
-            self.sim.cluster.unbind(*nominee);
+        for ((nominee, _), order) in nominees.iter().zip(orders) {
+            self.sim.cluster.unbind_temporary(*nominee, order);
         }
         match outcome {
             CycleOutcome::Bound(node) => self.bound(now, pod_id, node, events, true),
