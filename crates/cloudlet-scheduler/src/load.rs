@@ -1238,6 +1238,11 @@ fn convert_pod(
         owner_selector,
         default_spread_selector: None,
         start_time,
+        nominated_node_name: p
+            .status
+            .as_ref()
+            .and_then(|s| s.nominated_node_name.clone())
+            .filter(|n| !n.is_empty() && spec.node_name.as_deref().is_none_or(str::is_empty)),
         affinity,
         images,
         scheduling_gates: spec.scheduling_gates.iter().flatten().map(|g| g.name.clone()).collect(),

@@ -216,6 +216,8 @@ pub struct Pod {
     pub default_spread_selector: Option<Selector>,
     /// `status.startTime` from the manifest, in nanoseconds since the epoch.
     pub start_time: Option<i128>,
+    /// `status.nominatedNodeName` of a pod that is not bound.
+    pub nominated_node_name: Option<String>,
     pub affinity: PodAffinity,
     /// Normalised image names of init and app containers, in that order.
     pub images: Vec<String>,

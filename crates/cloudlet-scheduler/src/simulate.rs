@@ -165,6 +165,8 @@ impl Simulation {
         let mut pending: BTreeMap<PodId, (String, RetryOn)> = BTreeMap::new();
         let gates = self.framework.profile.scheduling_gates;
         let mut evicted: std::collections::HashSet<PodId> = std::collections::HashSet::new();
+        let nominated: Vec<PodId> =
+            (0..self.cluster.pods.len()).filter(|p| self.cluster.pods[*p].nominated_node_name.is_some()).collect();
         loop {
             let mut bound_any = false;
             let mut evicted_any = false;
@@ -177,7 +179,11 @@ impl Simulation {
                     continue;
                 }
                 report.attempts += 1;
-                match self.attempt(pod_id, &mut report, None) {
+                let own = self.cluster.pods[pod_id]
+                    .nominated_node_name
+                    .as_ref()
+                    .and_then(|n| self.cluster.node_by_name.get(n).copied());
+                match self.attempt_with_nominees(pod_id, &mut report, own, &nominated, &evicted) {
                     Attempt::Bound => {
                         pending.remove(&pod_id);
                         bound_any = true;
@@ -188,7 +194,7 @@ impl Simulation {
                         report.attempts += 1;
                         let node =
                             report.preemptions.last().and_then(|p| self.cluster.node_by_name.get(&p.node).copied());
-                        match self.attempt(pod_id, &mut report, node) {
+                        match self.attempt_with_nominees(pod_id, &mut report, node, &nominated, &evicted) {
                             Attempt::Bound => {
                                 pending.remove(&pod_id);
                                 bound_any = true;
@@ -220,6 +226,44 @@ impl Simulation {
         }
         report.nodes = self.usage();
         report
+    }
+
+    /// One cycle with the pods nominated in the manifests
+    /// (`status.nominatedNodeName`, not yet bound) whose priority is at least
+    /// this pod's counted on their nominated nodes, as upstream's
+    /// `addNominatedPods` does for filtering; `nominated` is this pod's own
+    /// nomination, checked first.
+    fn attempt_with_nominees(
+        &mut self,
+        pod_id: PodId,
+        report: &mut Report,
+        nominated: Option<NodeId>,
+        candidates: &[PodId],
+        evicted: &std::collections::HashSet<PodId>,
+    ) -> Attempt {
+        let priority = self.cluster.pods[pod_id].priority;
+        let gates = self.framework.profile.scheduling_gates;
+        let nominees: Vec<(PodId, NodeId, Option<u64>)> = candidates
+            .iter()
+            .copied()
+            .filter(|p| *p != pod_id && self.cluster.pod_node[*p].is_none() && !evicted.contains(p))
+            .filter_map(|p| {
+                let pod = &self.cluster.pods[p];
+                if pod.priority < priority || (gates && !pod.scheduling_gates.is_empty()) {
+                    return None;
+                }
+                let node = self.cluster.node_by_name.get(pod.nominated_node_name.as_ref()?)?;
+                Some((p, *node, self.cluster.bind_order[p]))
+            })
+            .collect();
+        for (nominee, node, _) in &nominees {
+            self.cluster.bind(*nominee, *node);
+        }
+        let attempt = self.attempt(pod_id, report, nominated);
+        for (nominee, _, order) in nominees {
+            self.cluster.unbind_temporary(nominee, order);
+        }
+        attempt
     }
 
     /// One cycle; `nominated` is checked first (after a preemption).

@@ -368,7 +368,7 @@ impl Timeline {
                 containers: Vec::new(),
                 daemonset: false,
                 mirror: false,
-                nominated: None,
+                nominated: timeline.sim.cluster.pods[pod_id].nominated_node_name.clone(),
                 message: None,
             });
         }

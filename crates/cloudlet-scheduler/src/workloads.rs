@@ -123,6 +123,7 @@ fn pod(namespace: &str, name: String, milli_cpu: i64, memory: i64) -> Pod {
         owner_selector: None,
         default_spread_selector: None,
         start_time: None,
+        nominated_node_name: None,
         affinity: PodAffinity::default(),
         images: vec!["registry.k8s.io/pause:3.10".into()],
         scheduling_gates: Vec::new(),
