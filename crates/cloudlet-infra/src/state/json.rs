@@ -14,24 +14,36 @@ pub(crate) fn write_value(out: &mut String, value: &Value, depth: usize) {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => write_number(out, n),
         Value::String(s) => write_string(out, s),
-        Value::Array(items) => {
-            if items.is_empty() {
-                out.push_str("[]");
-                return;
-            }
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, depth + 1);
-                write_value(out, item, depth + 1);
-            }
-            newline(out, depth);
-            out.push(']');
-        }
+        Value::Array(items) => write_array(out, items, depth),
         Value::Object(map) => write_object(out, map, depth),
     }
+}
+
+/// An array of values at nesting `depth`.
+pub(crate) fn write_array(out: &mut String, items: &[Value], depth: usize) {
+    write_items(out, items, depth, write_value);
+}
+
+/// An array of strings at nesting `depth`.
+pub(crate) fn write_str_array(out: &mut String, items: &[String], depth: usize) {
+    write_items(out, items, depth, |out, item, _| write_string(out, item));
+}
+
+fn write_items<T>(out: &mut String, items: &[T], depth: usize, write: impl Fn(&mut String, &T, usize)) {
+    if items.is_empty() {
+        out.push_str("[]");
+        return;
+    }
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        newline(out, depth + 1);
+        write(out, item, depth + 1);
+    }
+    newline(out, depth);
+    out.push(']');
 }
 
 /// An object with its keys in `map`'s order (sorted, as Go sorts map keys
@@ -96,10 +108,15 @@ impl<'o> ObjectWriter<'o> {
     }
 }
 
-fn newline(out: &mut String, depth: usize) {
+/// A line break and `depth` levels of two-space indentation.
+pub(crate) fn newline(out: &mut String, depth: usize) {
+    const SPACES: &str = "                                                                ";
     out.push('\n');
-    for _ in 0..depth {
-        out.push_str("  ");
+    let mut n = depth * 2;
+    while n > 0 {
+        let step = n.min(SPACES.len());
+        out.push_str(&SPACES[..step]);
+        n -= step;
     }
 }
 
@@ -107,29 +124,48 @@ fn newline(out: &mut String, depth: usize) {
 /// characters other than `\n`, `\r`, `\t`, and U+2028/U+2029 escaped).
 pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
+    // Runs of bytes that need no escape are copied whole.
+    let needs_escape = |b: u8| b < 0x20 || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | 0xe2);
+    let mut rest = s;
+    while let Some(at) = rest.bytes().position(needs_escape) {
+        out.push_str(&rest[..at]);
+        let Some(c) = rest[at..].chars().next() else { break };
+        escape_char(out, c);
+        rest = &rest[at + c.len_utf8()..];
     }
+    out.push_str(rest);
     out.push('"');
+}
+
+/// One character as Go's encoder writes it inside a string.
+fn escape_char(out: &mut String, c: char) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => push_u_escape(out, c),
+        c if (c as u32) < 0x20 => push_u_escape(out, c),
+        c => out.push(c),
+    }
+}
+
+/// `\u00XX` for a character below U+10000.
+fn push_u_escape(out: &mut String, c: char) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "\\u{:04x}", c as u32);
 }
 
 /// Numbers: integers as they are; floats as Go's `strconv.FormatFloat(f,
 /// 'f', -1, 64)` for magnitudes in [1e-6, 1e21) and in exponent form
 /// (`1e+21`, `1e-7`) outside it, as `encoding/json` does.
 fn write_number(out: &mut String, n: &Number) {
+    use std::fmt::Write as _;
     if let Some(i) = n.as_i64() {
-        out.push_str(&i.to_string());
+        let _ = write!(out, "{i}");
     } else if let Some(u) = n.as_u64() {
-        out.push_str(&u.to_string());
+        let _ = write!(out, "{u}");
     } else if let Some(f) = n.as_f64() {
         let abs = f.abs();
         if abs != 0.0 && !(1e-6..1e21).contains(&abs) {

@@ -209,13 +209,7 @@ impl State {
     /// Equal apart from `serial` and `terraform_version`: the test for
     /// "the content changed" that decides whether a write bumps `serial`.
     pub fn content_eq(&self, other: &State) -> bool {
-        let strip = |s: &State| {
-            let mut s = s.clone();
-            s.serial = 0;
-            s.terraform_version.clear();
-            s.to_json()
-        };
-        strip(self) == strip(other)
+        self.render(0, "") == other.render(0, "")
     }
 
     /// The resource with this address, if any.
@@ -261,24 +255,9 @@ impl State {
     /// (`data` before `managed`), type and name; instances without a key
     /// first, then integer keys, then string keys, then by deposed key.
     pub fn normalize(&mut self) {
-        self.resources.sort_by(|a, b| {
-            let key = |r: &ResourceState| {
-                (r.module.clone().unwrap_or_default(), r.mode.as_str(), r.type_.clone(), r.name.clone())
-            };
-            key(a).cmp(&key(b))
-        });
+        self.resources.sort_by(resource_order);
         for r in &mut self.resources {
-            r.instances.sort_by(|a, b| {
-                let rank = |k: &Option<IndexKey>| match k {
-                    None => 0,
-                    Some(IndexKey::Int(_)) => 1,
-                    Some(IndexKey::String(_)) => 2,
-                };
-                rank(&a.index_key)
-                    .cmp(&rank(&b.index_key))
-                    .then_with(|| a.index_key.cmp(&b.index_key))
-                    .then_with(|| a.deposed.cmp(&b.deposed))
-            });
+            r.instances.sort_by(instance_order);
         }
     }
 
@@ -286,13 +265,23 @@ impl State {
     /// `version` 4, fields in Go's struct order, two-space indentation,
     /// a trailing newline.
     pub fn to_json(&self) -> String {
-        let mut sorted = self.clone();
-        sorted.normalize();
-        let mut out = String::with_capacity(256 + 512 * sorted.resources.len());
+        self.render(self.serial, &self.terraform_version)
+    }
+
+    /// [`State::to_json`] with `serial` and `terraform_version` given, in
+    /// Terraform's order without copying the state.
+    fn render(&self, serial: u64, terraform_version: &str) -> String {
+        let sorted = self;
+        let mut resources: Vec<&ResourceState> = self.resources.iter().collect();
+        if !resources.is_sorted_by(|a, b| resource_order(a, b).is_le()) {
+            resources.sort_by(|a, b| resource_order(a, b));
+        }
+        let instances: usize = self.resources.iter().map(|r| r.instances.len()).sum();
+        let mut out = String::with_capacity(256 + 1024 * instances);
         let mut top = json::ObjectWriter::new(&mut out, 0);
         top.u64_field("version", 4);
-        top.str_field("terraform_version", &sorted.terraform_version);
-        top.u64_field("serial", sorted.serial);
+        top.str_field("terraform_version", terraform_version);
+        top.u64_field("serial", serial);
         top.str_field("lineage", &sorted.lineage);
         {
             let (out, depth) = top.key("outputs");
@@ -320,7 +309,7 @@ impl State {
         }
         {
             let (out, depth) = top.key("resources");
-            write_resources(out, depth, &sorted.resources);
+            write_resources(out, depth, &resources);
         }
         if let Some(check_results) = &sorted.check_results {
             top.field("check_results", check_results);
@@ -334,7 +323,32 @@ impl State {
     }
 }
 
-fn write_resources(out: &mut String, depth: usize, resources: &[ResourceState]) {
+/// Terraform's resource order: by module, mode (`data` before `managed`),
+/// type and name.
+fn resource_order(a: &ResourceState, b: &ResourceState) -> std::cmp::Ordering {
+    (a.module.as_deref().unwrap_or_default(), a.mode.as_str(), &a.type_, &a.name).cmp(&(
+        b.module.as_deref().unwrap_or_default(),
+        b.mode.as_str(),
+        &b.type_,
+        &b.name,
+    ))
+}
+
+/// Terraform's instance order: no key first, then integer keys, then
+/// string keys, then by deposed key.
+fn instance_order(a: &InstanceState, b: &InstanceState) -> std::cmp::Ordering {
+    let rank = |k: &Option<IndexKey>| match k {
+        None => 0,
+        Some(IndexKey::Int(_)) => 1,
+        Some(IndexKey::String(_)) => 2,
+    };
+    rank(&a.index_key)
+        .cmp(&rank(&b.index_key))
+        .then_with(|| a.index_key.cmp(&b.index_key))
+        .then_with(|| a.deposed.cmp(&b.deposed))
+}
+
+fn write_resources(out: &mut String, depth: usize, resources: &[&ResourceState]) {
     if resources.is_empty() {
         out.push_str("[]");
         return;
@@ -361,7 +375,11 @@ fn write_resources(out: &mut String, depth: usize, resources: &[ResourceState]) 
         }
         {
             let (out, depth) = o.key("instances");
-            write_instances(out, depth, &r.instances);
+            let mut instances: Vec<&InstanceState> = r.instances.iter().collect();
+            if !instances.is_sorted_by(|a, b| instance_order(a, b).is_le()) {
+                instances.sort_by(|a, b| instance_order(a, b));
+            }
+            write_instances(out, depth, &instances);
         }
         for (k, v) in &r.extra {
             o.field(k, v);
@@ -372,7 +390,7 @@ fn write_resources(out: &mut String, depth: usize, resources: &[ResourceState]) 
     out.push(']');
 }
 
-fn write_instances(out: &mut String, depth: usize, instances: &[InstanceState]) {
+fn write_instances(out: &mut String, depth: usize, instances: &[&InstanceState]) {
     if instances.is_empty() {
         out.push_str("[]");
         return;
@@ -405,13 +423,16 @@ fn write_instances(out: &mut String, depth: usize, instances: &[InstanceState]) 
                 _ => json::write_object(out, &inst.attributes, depth),
             }
         }
-        o.field("sensitive_attributes", &Value::Array(inst.sensitive_attributes.clone()));
+        {
+            let (out, depth) = o.key("sensitive_attributes");
+            json::write_array(out, &inst.sensitive_attributes, depth);
+        }
         if let Some(private) = &inst.private {
             o.str_field("private", private);
         }
         if !inst.dependencies.is_empty() {
-            let deps = inst.dependencies.iter().cloned().map(Value::String).collect();
-            o.field("dependencies", &Value::Array(deps));
+            let (out, depth) = o.key("dependencies");
+            json::write_str_array(out, &inst.dependencies, depth);
         }
         if inst.create_before_destroy {
             o.field("create_before_destroy", &Value::Bool(true));
@@ -426,10 +447,7 @@ fn write_instances(out: &mut String, depth: usize, instances: &[InstanceState]) 
 }
 
 fn push_newline(out: &mut String, depth: usize) {
-    out.push('\n');
-    for _ in 0..depth {
-        out.push_str("  ");
-    }
+    json::newline(out, depth);
 }
 
 impl ResourceState {

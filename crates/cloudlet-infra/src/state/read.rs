@@ -178,16 +178,33 @@ fn attach_raw(src: &[u8], state: &mut State) {
     let Ok(raw) = serde_json::from_str::<RawState<'_>>(text) else { return };
     for (name, output) in raw.outputs.unwrap_or_default() {
         if let (Some(o), Some(v)) = (state.outputs.get_mut(&name), output.value) {
-            o.value_raw = Some(v.get().to_owned());
-        }
-    }
-    for (r, raw_r) in state.resources.iter_mut().zip(raw.resources.unwrap_or_default()) {
-        for (i, raw_i) in r.instances.iter_mut().zip(raw_r.instances.unwrap_or_default()) {
-            if let Some(a) = raw_i.attributes.filter(|a| a.get().starts_with('{')) {
-                i.attributes_raw = Some(a.get().to_owned());
+            let mut as_value = String::new();
+            super::json::write_value(&mut as_value, &o.value, 0);
+            if !same_text(v.get(), &as_value) {
+                o.value_raw = Some(v.get().to_owned());
             }
         }
     }
+    let mut scratch = String::new();
+    for (r, raw_r) in state.resources.iter_mut().zip(raw.resources.unwrap_or_default()) {
+        for (i, raw_i) in r.instances.iter_mut().zip(raw_r.instances.unwrap_or_default()) {
+            if let Some(a) = raw_i.attributes.filter(|a| a.get().starts_with('{')) {
+                scratch.clear();
+                super::json::write_object(&mut scratch, &i.attributes, 0);
+                if !same_text(a.get(), &scratch) {
+                    i.attributes_raw = Some(a.get().to_owned());
+                }
+            }
+        }
+    }
+}
+
+/// Whether `raw` is written back as `rendered` (the value's own text): then
+/// the raw text need not be kept, and writing skips re-reading it.
+fn same_text(raw: &str, rendered: &str) -> bool {
+    let mut from_raw = String::with_capacity(rendered.len());
+    super::json::write_raw_indented(&mut from_raw, raw, 0);
+    from_raw == rendered
 }
 
 fn field_error(field: &str, what: &str) -> StateReadError {
@@ -364,6 +381,21 @@ mod tests {
 
     fn err(text: &str) -> String {
         parse(text.as_bytes()).expect_err("must fail").to_string()
+    }
+
+    #[test]
+    fn raw_attribute_text_is_kept_only_where_it_differs_from_the_values() {
+        let text = r#"{"version":4,"terraform_version":"1.0.3","serial":1,"lineage":"l","outputs":{"a":{"value":1.50,"type":"number"},"b":{"value":"x","type":"string"}},"resources":[{"mode":"managed","type":"t","name":"n","provider":"p","instances":[{"index_key":0,"schema_version":0,"attributes":{"z":1,"a":2}},{"index_key":1,"schema_version":0,"attributes":{"a":2,"z":"<"}}]}]}"#;
+        let s = parse(text.as_bytes()).expect("reads").expect("not empty");
+        let instances = &s.resources[0].instances;
+        assert_eq!(instances[0].attributes_raw.as_deref(), Some(r#"{"z":1,"a":2}"#), "unsorted keys are kept");
+        assert_eq!(instances[1].attributes_raw, None, "sorted keys need no raw text");
+        assert_eq!(s.outputs["a"].value_raw.as_deref(), Some("1.50"), "the digits as written are kept");
+        assert_eq!(s.outputs["b"].value_raw, None);
+        let written = s.to_json();
+        assert!(written.contains("\"z\": 1,\n            \"a\": 2"), "{written}");
+        assert!(written.contains("\"value\": 1.50,"), "{written}");
+        assert!(written.contains("\"z\": \"\\u003c\""), "{written}");
     }
 
     #[test]
