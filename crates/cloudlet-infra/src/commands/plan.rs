@@ -148,7 +148,15 @@ pub(crate) fn open_session(
             return Err(());
         }
     };
-    let registry = Registry::builtin(seed(ctx), &ctx.dir);
+    let aws_config = match crate::providers::aws::AwsConfig::from_module(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            error(ctx, "Invalid provider configuration", &e);
+            release_lock(ctx, &backend, &workspace, lock);
+            return Err(());
+        }
+    };
+    let registry = Registry::configured(seed(ctx), &ctx.dir, aws_config);
     let color = !flags.bool("no-color", false).unwrap_or(false) && std::io::stdout().is_terminal();
     Ok(Session { config, variables, backend, workspace, lock, prior, registry, style: Style { color } })
 }

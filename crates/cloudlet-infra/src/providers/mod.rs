@@ -8,6 +8,7 @@
 //! Randomness comes from an injected, seeded [`Rng`], so every plan and
 //! apply in a test replays.
 
+pub mod aws;
 pub mod builtin;
 pub mod local;
 pub mod random;
@@ -315,13 +316,20 @@ impl Registry {
     /// The built-in providers, with randomness from `seed` and files
     /// relative to `base_dir`.
     pub fn builtin(seed: u64, base_dir: &std::path::Path) -> Registry {
+        Registry::configured(seed, base_dir, aws::AwsConfig::default())
+    }
+
+    /// The built-in providers with the `aws` provider's settings from its
+    /// `provider "aws"` block.
+    pub fn configured(seed: u64, base_dir: &std::path::Path, aws_config: aws::AwsConfig) -> Registry {
         let rng: SharedRng = Arc::new(Mutex::new(Rng::seeded(seed)));
         Registry {
             providers: vec![
                 Arc::new(builtin::Terraform::new(rng.clone())),
                 Arc::new(builtin::Null::new(rng.clone())),
-                Arc::new(random::Random::new(rng)),
+                Arc::new(random::Random::new(rng.clone())),
                 Arc::new(local::Local::new(base_dir.to_path_buf())),
+                Arc::new(aws::Aws::new(aws_config, rng, base_dir.to_path_buf())),
             ],
         }
     }

@@ -6,6 +6,7 @@ mod cli;
 mod daemon;
 mod fn_cli;
 mod http;
+mod infra_aws;
 mod infra_cli;
 mod kube_cli;
 mod lambda_api;

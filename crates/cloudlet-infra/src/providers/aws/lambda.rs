@@ -1,0 +1,254 @@
+//! `aws_lambda_function` over the daemon's Lambda REST API: CreateFunction,
+//! UpdateFunctionCode when `source_code_hash` (or `filename`) changes,
+//! UpdateFunctionConfiguration otherwise, PublishVersion when `publish`,
+//! Put/DeleteFunctionConcurrency for `reserved_concurrent_executions`
+//! (-1: unreserved), GetFunction for refresh and import. The id is the
+//! function name.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use serde_json::json;
+
+use crate::value::{Type, Value};
+
+use super::super::{
+    get, get_bool, get_i64, get_str, plan_from_schema, set, Attr, PlannedChange, ProviderError, Schema,
+};
+use super::{call, skeleton_of, ApiError};
+
+/// Settings UpdateFunctionConfiguration carries (attribute, API member).
+const CONFIG: &[(&str, &str)] = &[
+    ("role", "Role"),
+    ("runtime", "Runtime"),
+    ("handler", "Handler"),
+    ("memory_size", "MemorySize"),
+    ("timeout", "Timeout"),
+];
+
+pub(super) fn schema() -> Schema {
+    Schema::new(vec![
+        Attr::computed("id", Type::String),
+        Attr::required("function_name", Type::String).force_new(),
+        Attr::optional("filename", Type::String),
+        Attr::optional("source_code_hash", Type::String).optional_computed(),
+        Attr::required("role", Type::String),
+        Attr::optional("runtime", Type::String),
+        Attr::optional("handler", Type::String),
+        Attr::optional("memory_size", Type::Number).default(Value::int(128)),
+        Attr::optional("timeout", Type::Number).default(Value::int(3)),
+        Attr::optional("publish", Type::Bool).default(Value::Bool(false)),
+        Attr::optional("reserved_concurrent_executions", Type::Number).default(Value::int(-1)),
+        Attr::computed("arn", Type::String),
+        Attr::computed("qualified_arn", Type::String),
+        Attr::computed("version", Type::String),
+        Attr::computed("last_modified", Type::String),
+        Attr::computed("source_code_size", Type::Number),
+    ])
+}
+
+pub(super) fn skeleton(schema: &Schema, name: &str) -> Value {
+    let mut v = skeleton_of(schema, name);
+    set(&mut v, "function_name", Value::string(name));
+    set(&mut v, "publish", Value::Bool(false));
+    v
+}
+
+fn differs(a: &Value, b: &Value, name: &str) -> bool {
+    let x = get(a, name).cloned().unwrap_or(Value::Null(Type::Dynamic));
+    let y = get(b, name).cloned().unwrap_or(Value::Null(Type::Dynamic));
+    !x.unmark_deep().0.raw_equal(&y.unmark_deep().0)
+}
+
+fn code_changes(prior: &Value, planned: &Value) -> bool {
+    differs(prior, planned, "filename") || differs(prior, planned, "source_code_hash")
+}
+
+fn config_changes(prior: &Value, planned: &Value) -> bool {
+    CONFIG.iter().any(|(n, _)| differs(prior, planned, n))
+}
+
+pub(super) fn plan(schema: &Schema, prior: Option<&Value>, config: &Value) -> PlannedChange {
+    let mut p = plan_from_schema(schema, prior, config);
+    let Some(prior) = prior else {
+        set(&mut p.planned, "id", Value::Unknown(Type::String));
+        return p;
+    };
+    if !p.requires_replace.is_empty() {
+        return p;
+    }
+    let code = code_changes(prior, &p.planned);
+    let conf = config_changes(prior, &p.planned);
+    if code || conf {
+        set(&mut p.planned, "last_modified", Value::Unknown(Type::String));
+    }
+    if code {
+        set(&mut p.planned, "source_code_size", Value::Unknown(Type::Number));
+    }
+    if get_bool(&p.planned, "publish") == Some(true) && (code || conf || differs(prior, &p.planned, "publish")) {
+        set(&mut p.planned, "version", Value::Unknown(Type::String));
+        set(&mut p.planned, "qualified_arn", Value::Unknown(Type::String));
+    }
+    p
+}
+
+fn path_of(name: &str, rest: &str) -> String {
+    format!("/2015-03-31/functions/{name}{rest}")
+}
+
+fn json_call(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, ApiError> {
+    call(endpoint, method, path, &[("Content-Type", "application/json")], body.to_string().as_bytes())
+}
+
+fn zip_base64(base_dir: &Path, planned: &Value) -> Result<String, ProviderError> {
+    let Some(file) = get_str(planned, "filename") else {
+        return Err(ProviderError::new(
+            "Missing function code",
+            "cloudlet's aws_lambda_function takes its code from \"filename\" (a .zip archive); set it.",
+        ));
+    };
+    let path = base_dir.join(file);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        ProviderError::new(
+            "reading Lambda Function code",
+            format!("unable to load {:?}: {e}", path.display().to_string()),
+        )
+    })?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn concurrency(endpoint: &str, name: &str, reserved: i64) -> Result<(), ProviderError> {
+    let path = format!("/2017-10-31/functions/{name}/concurrency");
+    let result = if reserved < 0 {
+        call(endpoint, "DELETE", &path, &[], &[])
+    } else {
+        json_call(endpoint, "PUT", &path, &json!({ "ReservedConcurrentExecutions": reserved }))
+    };
+    result.map(|_| ()).map_err(|e| e.into_provider("setting Lambda Function concurrency"))
+}
+
+pub(super) fn apply(
+    endpoint: &str,
+    base_dir: &Path,
+    prior: Option<&Value>,
+    planned: Option<&Value>,
+) -> Result<Option<Value>, ProviderError> {
+    let Some(planned) = planned else {
+        let name = prior.and_then(|p| get_str(p, "function_name")).unwrap_or_default();
+        return match call(endpoint, "DELETE", &path_of(name, ""), &[], &[]) {
+            Ok(_) => Ok(None),
+            Err(e) if e.status == 404 => Ok(None),
+            Err(e) => Err(e.into_provider("deleting Lambda Function")),
+        };
+    };
+    let name = get_str(planned, "function_name").unwrap_or_default().to_owned();
+    let publish = get_bool(planned, "publish") == Some(true);
+    let reserved = get_i64(planned, "reserved_concurrent_executions").unwrap_or(-1);
+    let settings = || {
+        let mut body = serde_json::Map::new();
+        for (n, key) in CONFIG {
+            if let Some(v) = get(planned, n).filter(|v| !v.is_null()) {
+                let j = match v.unmarked() {
+                    Value::String(s) => json!(s),
+                    other => json!(other.as_number().and_then(crate::number::Number::to_i64_exact)),
+                };
+                body.insert((*key).to_owned(), j);
+            }
+        }
+        body
+    };
+    match prior {
+        None => {
+            let mut body = settings();
+            body.insert("FunctionName".to_owned(), json!(name));
+            body.insert("Code".to_owned(), json!({ "ZipFile": zip_base64(base_dir, planned)? }));
+            body.insert("Publish".to_owned(), json!(publish));
+            json_call(endpoint, "POST", "/2015-03-31/functions", &serde_json::Value::Object(body))
+                .map_err(|e| e.into_provider("creating Lambda Function"))?;
+            if reserved >= 0 {
+                concurrency(endpoint, &name, reserved)?;
+            }
+        }
+        Some(prior) => {
+            let code = code_changes(prior, planned);
+            let conf = config_changes(prior, planned);
+            if conf {
+                json_call(endpoint, "PUT", &path_of(&name, "/configuration"), &serde_json::Value::Object(settings()))
+                    .map_err(|e| e.into_provider("updating Lambda Function configuration"))?;
+            }
+            if code {
+                let body = json!({ "ZipFile": zip_base64(base_dir, planned)?, "Publish": publish });
+                json_call(endpoint, "PUT", &path_of(&name, "/code"), &body)
+                    .map_err(|e| e.into_provider("updating Lambda Function code"))?;
+            } else if publish && (conf || differs(prior, planned, "publish")) {
+                json_call(endpoint, "POST", &path_of(&name, "/versions"), &json!({}))
+                    .map_err(|e| e.into_provider("publishing Lambda Function version"))?;
+            }
+            let was = get_i64(prior, "reserved_concurrent_executions").unwrap_or(-1);
+            if was != reserved {
+                concurrency(endpoint, &name, reserved)?;
+            }
+        }
+    }
+    let mut new = planned.clone();
+    set(&mut new, "id", Value::string(name));
+    read(endpoint, &new)?.map(Some).ok_or_else(|| {
+        ProviderError::new("reading Lambda Function", "The function was not found right after it was written.")
+    })
+}
+
+fn string_or_null(v: &serde_json::Value) -> Value {
+    v.as_str().map_or(Value::Null(Type::String), Value::string)
+}
+
+pub(super) fn read(endpoint: &str, state: &Value) -> Result<Option<Value>, ProviderError> {
+    let name = get_str(state, "function_name").or(get_str(state, "id")).unwrap_or_default().to_owned();
+    let out = match call(endpoint, "GET", &path_of(&name, ""), &[], &[]) {
+        Ok(out) => out,
+        Err(e) if e.status == 404 => return Ok(None),
+        Err(e) => return Err(e.into_provider("reading Lambda Function")),
+    };
+    let c = &out["Configuration"];
+    let mut new = state.clone();
+    set(&mut new, "id", Value::string(name.clone()));
+    set(&mut new, "function_name", Value::string(name.clone()));
+    for (n, key) in CONFIG {
+        let v = match &c[*key] {
+            serde_json::Value::Number(x) => x.as_i64().map_or(Value::Null(Type::Number), Value::int),
+            other => string_or_null(other),
+        };
+        set(&mut new, n, v);
+    }
+    let arn = c["FunctionArn"].as_str().unwrap_or_default().to_owned();
+    set(&mut new, "arn", Value::string(arn.clone()));
+    set(&mut new, "last_modified", string_or_null(&c["LastModified"]));
+    set(&mut new, "source_code_size", c["CodeSize"].as_i64().map_or(Value::Null(Type::Number), Value::int));
+    set(&mut new, "source_code_hash", string_or_null(&c["CodeSha256"]));
+    let reserved = out["Concurrency"]["ReservedConcurrentExecutions"].as_i64().unwrap_or(-1);
+    set(&mut new, "reserved_concurrent_executions", Value::int(reserved));
+    if get(&new, "publish").is_none_or(|v| v.is_null() || v.is_unknown()) {
+        set(&mut new, "publish", Value::Bool(false));
+    }
+    // The latest published version, as the AWS provider reports it.
+    let version = if get_bool(&new, "publish") == Some(true) {
+        let versions = call(endpoint, "GET", &path_of(&name, "/versions"), &[], &[])
+            .map_err(|e| e.into_provider("listing Lambda Function versions"))?;
+        versions["Versions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["Version"].as_str().and_then(|s| s.parse::<u64>().ok()))
+            .max()
+            .map_or_else(|| "$LATEST".to_owned(), |n| n.to_string())
+    } else {
+        "$LATEST".to_owned()
+    };
+    set(&mut new, "qualified_arn", Value::string(format!("{arn}:{version}")));
+    set(&mut new, "version", Value::string(version));
+    Ok(Some(new))
+}
