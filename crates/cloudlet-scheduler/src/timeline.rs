@@ -511,6 +511,12 @@ impl Timeline {
                         .collect();
                     events.extend(self.apply(now, &items)?);
                 }
+                kind @ ("Service" | "StatefulSet" | "ReplicationController") => {
+                    return Err(TimelineError::Invalid(format!(
+                        "{}: kind: {kind} is read by `cloudlet sched simulate -f`, not applied by a scenario step",
+                        doc.origin
+                    )));
+                }
                 _ => {
                     // Unknown kinds get the loader's error.
                     self.build(std::slice::from_ref(doc))?;
@@ -1888,5 +1894,19 @@ spec:
         assert_eq!(t.untaint(at(0), "n1", "k", None).expect_err("no taint").to_string(), "taint \"k\" not found");
         let node = t.simulation().cluster.nodes[0].clone();
         assert!(matches!(t.add_node(at(0), node), Err(TimelineError::AlreadyExists { .. })));
+    }
+
+    #[test]
+    fn kinds_only_the_loader_reads_are_refused_by_apply() {
+        let mut t = timeline(TWO_NODES);
+        let docs = parse_documents(
+            "s.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}}\n",
+        )
+        .expect("yaml");
+        assert_eq!(
+            t.apply(at(0), &docs).expect_err("refused").to_string(),
+            "s.yaml, document 1: kind: Service is read by `cloudlet sched simulate -f`, not applied by a scenario step"
+        );
     }
 }
