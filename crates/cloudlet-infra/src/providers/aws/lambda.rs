@@ -252,3 +252,80 @@ pub(super) fn read(endpoint: &str, state: &Value) -> Result<Option<Value>, Provi
     set(&mut new, "version", Value::string(version));
     Ok(Some(new))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(pairs: &[(&str, Value)]) -> Value {
+        Value::Object(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+    }
+
+    fn config(hash: &str, timeout: i64, publish: bool) -> Value {
+        object(&[
+            ("function_name", Value::string("worker")),
+            ("filename", Value::string("fn.zip")),
+            ("source_code_hash", Value::string(hash)),
+            ("role", Value::string("arn:aws:iam::000000000000:role/r")),
+            ("timeout", Value::int(timeout)),
+            ("publish", Value::Bool(publish)),
+        ])
+    }
+
+    /// The prior object a create of `config` leaves behind.
+    fn applied(s: &Schema, config: &Value) -> Value {
+        let mut v = plan(s, None, config).planned;
+        for (n, x) in [
+            ("id", Value::string("worker")),
+            ("arn", Value::string("arn:aws:lambda:us-east-1:000000000000:function:worker")),
+            ("qualified_arn", Value::string("arn:aws:lambda:us-east-1:000000000000:function:worker:1")),
+            ("version", Value::string("1")),
+            ("last_modified", Value::string("2026-01-01T00:00:00.000+0000")),
+            ("source_code_size", Value::int(100)),
+        ] {
+            set(&mut v, n, x);
+        }
+        v
+    }
+
+    #[test]
+    fn plans_say_which_update_runs() {
+        let s = schema();
+        let prior = applied(&s, &config("h1", 3, false));
+        let same = plan(&s, Some(&prior), &config("h1", 3, false)).planned;
+        assert!(same.raw_equal(&prior), "{same:?}");
+
+        let code = plan(&s, Some(&prior), &config("h2", 3, false));
+        assert!(code.requires_replace.is_empty());
+        assert!(code_changes(&prior, &code.planned));
+        assert!(get(&code.planned, "source_code_size").is_some_and(Value::is_unknown));
+        assert_eq!(get_str(&code.planned, "version"), Some("1"));
+
+        let conf = plan(&s, Some(&prior), &config("h1", 9, false)).planned;
+        assert!(config_changes(&prior, &conf) && !code_changes(&prior, &conf));
+        assert!(get(&conf, "last_modified").is_some_and(Value::is_unknown));
+        assert_eq!(get_i64(&conf, "source_code_size"), Some(100));
+
+        let published = plan(&s, Some(&prior), &config("h1", 9, true)).planned;
+        assert!(get(&published, "version").is_some_and(Value::is_unknown));
+        assert_eq!(get_i64(&published, "reserved_concurrent_executions"), Some(-1));
+
+        let mut renamed = config("h1", 3, false);
+        set(&mut renamed, "function_name", Value::string("other"));
+        assert_eq!(plan(&s, Some(&prior), &renamed).requires_replace, ["function_name"]);
+    }
+
+    #[test]
+    fn code_comes_from_filename_relative_to_the_configuration() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        std::fs::write(dir.join("fn.zip"), b"PK").expect("write");
+        let planned = config("h", 3, false);
+        assert_eq!(zip_base64(&dir, &planned).expect("read"), "UEs=");
+        let err = zip_base64(&dir.join("missing"), &planned).expect_err("no file");
+        assert!(err.detail.contains("fn.zip"), "{err:?}");
+        let mut no_file = planned;
+        set(&mut no_file, "filename", Value::Null(Type::String));
+        assert!(zip_base64(&dir, &no_file).is_err());
+    }
+}
