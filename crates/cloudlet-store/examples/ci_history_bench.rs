@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use cloudlet_ci::expr::Value;
 use cloudlet_ci::history::RunStatus;
-use cloudlet_ci::runner::{run_workflow, LogSink, RunContext};
+use cloudlet_ci::runner::{LogSink, RunContext, run_workflow};
 use cloudlet_ci::scheduler::JobResult;
 use cloudlet_ci::workflow::parse_workflow;
 use cloudlet_core::{Clock as _, SystemClock};

@@ -386,7 +386,9 @@ pub(crate) fn logs(args: LogsArgs) -> Result<(), ()> {
         Ok(c) => c,
         Err(e) => return fail(&error_chain(&e)),
     };
-    // A job id selects all its legs; a leg's name selects that leg.
+    // A job id selects all its legs; a leg's name selects that leg. Jobs of
+    // a called reusable workflow are logged as `caller / callee`, as GitHub
+    // shows them: the caller selects them all, the full name one of them.
     let selected: Option<Vec<String>> = match &args.job {
         None => None,
         Some(want) => {
@@ -399,6 +401,15 @@ pub(crate) fn logs(args: LogsArgs) -> Result<(), ()> {
                     names.extend(j.legs.iter().filter(|l| l.name == *want).map(|l| l.name.clone()));
                 }
             }
+            let stored: Vec<&str> = chunks.iter().map(|c| c.leg_name.as_str()).collect();
+            let mut nested: Vec<String> = Vec::new();
+            for name in stored {
+                let within = names.iter().any(|n| is_called_from(name, n)) || selects_called(name, want);
+                if within && !names.iter().chain(&nested).any(|n| n == name) {
+                    nested.push(name.to_owned());
+                }
+            }
+            names.extend(nested);
             if names.is_empty() {
                 let ids: Vec<&str> = detail.jobs.iter().map(|j| j.job_id.as_str()).collect();
                 return fail(&format!("run {} has no job '{want}' (its jobs: {})", args.run, ids.join(", ")));
@@ -427,6 +438,23 @@ pub(crate) fn logs(args: LogsArgs) -> Result<(), ()> {
     }
     print(&out);
     Ok(())
+}
+
+/// Whether the log of `leg` is that of a job inside the reusable workflow
+/// that the leg named `caller` called (`caller / callee`, at any depth).
+fn is_called_from(leg: &str, caller: &str) -> bool {
+    leg.strip_prefix(caller).is_some_and(|rest| rest.starts_with(" / "))
+}
+
+/// Whether `want`, a called job's displayed name (`caller / callee`, spaces
+/// around `/` optional), selects the log of `leg`: that job, its matrix
+/// legs (`caller / callee (1)`) and the jobs it called in turn.
+fn selects_called(leg: &str, want: &str) -> bool {
+    if !want.contains('/') {
+        return false;
+    }
+    let want = want.split('/').map(str::trim).collect::<Vec<_>>().join(" / ");
+    leg == want || is_called_from(leg, &want) || leg.strip_prefix(&want).is_some_and(|rest| rest.starts_with(" ("))
 }
 
 /// `--since`: a date, an RFC 3339 time, or an age (`30m`, `12h`, `7d`).
@@ -594,6 +622,21 @@ pub(crate) fn decide(args: DecideArgs, approved: bool) -> Result<(), ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn called_jobs_are_selected_by_caller_or_displayed_name() {
+        assert!(is_called_from("call / build", "call"));
+        assert!(is_called_from("call (1) / build / inner", "call (1)"));
+        assert!(!is_called_from("call", "call"));
+        assert!(!is_called_from("caller / build", "call"));
+        assert!(selects_called("call / build", "call / build"));
+        assert!(selects_called("call / build", "call/build"));
+        assert!(selects_called("call / build (linux)", "call / build"));
+        assert!(selects_called("call / build / inner", "call / build"));
+        assert!(!selects_called("call / builder", "call / build"));
+        assert!(!selects_called("call / test", "call / build"));
+        assert!(!selects_called("call", "call"));
+    }
 
     #[test]
     fn since_takes_dates_times_and_ages() {

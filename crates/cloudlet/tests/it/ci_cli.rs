@@ -322,6 +322,39 @@ fn show_logs_and_stats_read_the_recorded_runs() {
 }
 
 #[test]
+fn logs_select_jobs_of_called_workflows_by_their_displayed_name_or_caller() {
+    let dir = repo(
+        "on: push\njobs:\n  call:\n    uses: ./.github/workflows/called.yml\n  after:\n    needs: call\n    runs-on: x\n    steps:\n      - run: echo after\n",
+    );
+    std::fs::write(
+        dir.path().join(".github/workflows/called.yml"),
+        "on: workflow_call\njobs:\n  build:\n    runs-on: x\n    steps:\n      - run: echo building\n  test:\n    name: Unit tests\n    runs-on: x\n    strategy:\n      matrix:\n        n: [1, 2]\n    steps:\n      - run: echo testing ${{ matrix.n }}\n",
+    )
+    .expect("write the called workflow");
+    let (ok, _, stderr) = run(dir.path(), &[]);
+    assert!(ok, "{stderr}");
+    let data = data(dir.path());
+    let id = runs(dir.path())[0]["run_id"].as_str().expect("id").to_owned();
+    let text = |job: &str| String::from_utf8_lossy(&ci(&data, &["logs", &id, job]).stdout).into_owned();
+    let build = text("call / build");
+    assert!(build.contains("[call / build] building"), "{build}");
+    assert!(!build.contains("testing") && !build.contains("after"), "{build}");
+    let tests = text("call/Unit tests");
+    assert!(tests.contains("[call / Unit tests (1)] testing 1"), "{tests}");
+    assert!(tests.contains("[call / Unit tests (2)] testing 2"), "{tests}");
+    assert!(!tests.contains("building"), "{tests}");
+    let all = json_of(&ci(&data, &["logs", &id, "call", "--json"]));
+    let jobs: Vec<&str> = all.as_array().expect("chunks").iter().filter_map(|c| c["job"].as_str()).collect();
+    for want in ["call / build", "call / Unit tests (1)", "call / Unit tests (2)"] {
+        assert!(jobs.contains(&want), "{jobs:?} lacks {want}");
+    }
+    assert!(!jobs.contains(&"after"), "{jobs:?}");
+    let missing = ci(&data, &["logs", &id, "call / deploy"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("has no job 'call / deploy'"));
+}
+
+#[test]
 fn a_killed_run_is_completed_as_a_failure_when_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
