@@ -179,3 +179,19 @@ fn controller_errors_name_the_object_and_field() {
     let err = error("apiVersion: apps/v1\nkind: Service\nmetadata: {name: s}\n");
     assert!(err.contains("apiVersion: Service must have apiVersion \"v1\""), "{err}");
 }
+
+#[test]
+fn start_times_and_nominations_come_from_the_status() {
+    let m = load(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: x}]}\nstatus: {startTime: '2024-01-01T00:00:01Z', nominatedNodeName: n1}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec: {nodeName: n2, containers: [{name: c, image: x}]}\nstatus: {nominatedNodeName: n1}\n",
+    )
+    .expect("valid pods");
+    assert_eq!(m.pods[0].start_time, Some(1_704_067_201_000_000_000));
+    assert_eq!(m.pods[0].nominated_node_name.as_deref(), Some("n1"));
+    assert_eq!((m.pods[1].start_time, m.pods[1].nominated_node_name.as_deref()), (None, None), "bound: no nomination");
+    let err = error(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: x}]}\nstatus: {startTime: yesterday}\n",
+    );
+    assert!(err.starts_with("m.yaml, document 1: status.startTime: "), "{err}");
+}
