@@ -485,6 +485,11 @@ pub fn run_workflow(
             }
         }
     }
+    // The run's artifacts stay in the data dir for later runs' `run-id`
+    // downloads (a called workflow's go with its caller's run).
+    if let (Some(data), None) = (&ctx.data_dir, &ctx.call) {
+        keep_artifacts(&temp.join("artifacts"), &kept_artifacts_dir(data, ctx.run_id), &shared);
+    }
     let _ = std::fs::remove_dir_all(&temp);
     reports.sort_by_key(|(j, l, _)| (*j, *l));
     let results: Vec<JobResult> = (0..jobs.len()).filter_map(|j| sched.result(j)).collect();
@@ -1841,6 +1846,42 @@ fn artifacts_dir(x: &Exec<'_>) -> PathBuf {
     x.shared.temp.join("artifacts")
 }
 
+/// Where a finished run's artifacts are kept: `<data dir>/artifacts/<run id>`.
+fn kept_artifacts_dir(data_dir: &Path, run_id: u64) -> PathBuf {
+    data_dir.join("artifacts").join(run_id.to_string())
+}
+
+/// Moves a finished run's artifacts to `dest` (replacing what a run of the
+/// same id left there); a failure is logged, never fails the run.
+fn keep_artifacts(from: &Path, dest: &Path, shared: &Shared) {
+    if !from.is_dir() {
+        return;
+    }
+    let moved = (|| -> Result<(), String> {
+        if dest.exists() {
+            std::fs::remove_dir_all(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+        }
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        if std::fs::rename(from, dest).is_ok() {
+            return Ok(());
+        }
+        // Another file system: copy.
+        for rel in crate::hash_files::matched_files(from, &["**".to_owned()])? {
+            let target = dest.join(&rel);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            std::fs::copy(from.join(&rel), &target).map_err(|e| format!("{rel}: {e}"))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = moved {
+        shared.log("run", &format!("Warning: the run's artifacts were not kept: {e}"));
+    }
+}
+
 /// `actions/upload-artifact` (v4): files under the least common ancestor
 /// of the search paths, an immutable name unless `overwrite`.
 fn upload_artifact(
@@ -1913,13 +1954,27 @@ fn upload_artifact(
 
 /// `actions/download-artifact` (v4): one artifact by `name`, or all (or
 /// those matching `pattern`) into a directory each, or together with
-/// `merge-multiple`.
+/// `merge-multiple`; with `run-id`, those of that earlier run, kept in the
+/// data dir.
 fn download_artifact(
     input: &dyn Fn(&str) -> Result<String, String>,
     x: &Exec<'_>,
     st: &LegState,
 ) -> Result<Object, String> {
-    let dir = artifacts_dir(x);
+    let run_id = input("run-id")?;
+    let dir = if run_id.is_empty() {
+        artifacts_dir(x)
+    } else {
+        let id: u64 = run_id.trim().parse().map_err(|_| format!("run-id: '{run_id}' is not a run id"))?;
+        let data = x.shared.ctx.data_dir.as_ref().ok_or(
+            "download-artifact with run-id needs a data dir (--data-dir or CLOUDLET_DATA_DIR), where runs keep their artifacts",
+        )?;
+        let dir = kept_artifacts_dir(data, id);
+        if !dir.is_dir() {
+            return Err(format!("Unable to download artifact(s): no artifacts are kept for run {id}"));
+        }
+        dir
+    };
     let path =
         Some(input("path")?).filter(|p| !p.is_empty()).map_or_else(|| x.workspace.clone(), |p| x.workspace.join(p));
     let name = input("name")?;
