@@ -270,7 +270,7 @@ impl State {
 
     /// [`State::to_json`] with `serial` and `terraform_version` given, in
     /// Terraform's order without copying the state.
-    fn render(&self, serial: u64, terraform_version: &str) -> String {
+    pub(crate) fn render(&self, serial: u64, terraform_version: &str) -> String {
         let sorted = self;
         let mut resources: Vec<&ResourceState> = self.resources.iter().collect();
         if !resources.is_sorted_by(|a, b| resource_order(a, b).is_le()) {
