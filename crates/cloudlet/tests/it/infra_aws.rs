@@ -173,6 +173,19 @@ fn queue_and_function_lifecycle_with_drift_and_import() {
     let (_, function) = lambda(addr, "GET", "/2015-03-31/functions/worker", None);
     assert_eq!(function["Concurrency"]["ReservedConcurrentExecutions"], 2);
 
+    // So is a queue setting changed through the SQS API.
+    let (status, body) =
+        sqs(addr, "SetQueueAttributes", &json!({ "QueueUrl": url, "Attributes": { "VisibilityTimeout": "5" } }));
+    assert_eq!(status, 200, "{body}");
+    let mut refresh = vec!["plan", "-refresh-only", "-detailed-exitcode", "-no-color"];
+    refresh.extend(vars);
+    let (code, out) = infra(dir, &refresh);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("visibility_timeout_seconds"), "{out}");
+    let out = ok(dir, &args);
+    assert!(out.contains("Resources: 0 added, 1 changed, 0 destroyed."), "{out}");
+    assert_eq!(queue_attrs(addr, &url)["VisibilityTimeout"], "45");
+
     // New code: UpdateFunctionCode.
     write_zip(&dir.join("fn.zip"), "v2");
     let out = ok(dir, &args);
