@@ -222,6 +222,11 @@ pub struct Framework {
     pub rng: Rng,
     /// Hide taint keys and values in explanations.
     pub redact: bool,
+    /// Pods nominated to a node and not bound, for the current cycle: the
+    /// ones of at least the scheduled pod's priority count on their node
+    /// while it is filtered ([`Framework::run_filters_with_nominated`]),
+    /// never while scoring. The caller sets and clears them.
+    pub nominees: Vec<(PodId, NodeId)>,
     score_cache: RefCell<ScoreCache>,
 }
 
@@ -277,7 +282,14 @@ impl ScoreCache {
 
 impl Framework {
     pub fn new(profile: Profile, seed: u64) -> Self {
-        Self { profile, next_start_node_index: 0, rng: Rng::new(seed), redact: false, score_cache: RefCell::default() }
+        Self {
+            profile,
+            next_start_node_index: 0,
+            rng: Rng::new(seed),
+            redact: false,
+            nominees: Vec::new(),
+            score_cache: RefCell::default(),
+        }
     }
 
     pub fn prefilter(&self, cluster: &Cluster, pod_id: PodId) -> CycleState {
@@ -338,6 +350,51 @@ impl Framework {
         node_id: NodeId,
     ) -> Option<Rejection> {
         self.profile.filters.iter().find_map(|p| self.run_filter(*p, cluster, state, pod_id, node_id))
+    }
+
+    /// The nominees of at least this pod's priority nominated to the node
+    /// (the pod itself and bound pods excluded).
+    fn nominees_on(&self, cluster: &Cluster, pod_id: PodId, node_id: NodeId) -> Vec<PodId> {
+        if self.nominees.is_empty() {
+            return Vec::new();
+        }
+        let priority = cluster.pods[pod_id].priority;
+        self.nominees
+            .iter()
+            .filter(|(p, n)| {
+                *n == node_id && *p != pod_id && cluster.pod_node[*p].is_none() && cluster.pods[*p].priority >= priority
+            })
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// `RunFilterPluginsWithNominatedPods`: when nominees of at least the
+    /// pod's priority are nominated to the node, the filters run first with
+    /// them added to the node (and to the PreFilter state), then without
+    /// them; the node fits only if both passes do. `filters` is the second
+    /// pass's plugin list (the first runs every filter of the profile).
+    pub fn run_filters_with_nominated(
+        &self,
+        cluster: &Cluster,
+        state: &CycleState,
+        filters: &[Plugin],
+        pod_id: PodId,
+        node_id: NodeId,
+    ) -> Option<Rejection> {
+        let nominees = self.nominees_on(cluster, pod_id, node_id);
+        if !nominees.is_empty() {
+            let mut with = cluster.clone();
+            for nominee in nominees {
+                with.bind(nominee, node_id);
+            }
+            let state_with = self.prefilter(&with, pod_id);
+            let first =
+                self.profile.filters.iter().find_map(|p| self.run_filter(*p, &with, &state_with, pod_id, node_id));
+            if first.is_some() {
+                return first;
+            }
+        }
+        filters.iter().find_map(|p| self.run_filter(*p, cluster, state, pod_id, node_id))
     }
 
     /// The filters that can reject a node for this pod, in order; the
@@ -431,7 +488,7 @@ impl Framework {
                 }
                 let node_id = nodes[(start + i) % nodes.len()];
                 processed += 1;
-                match filters.iter().find_map(|p| self.run_filter(*p, cluster, &state, pod_id, node_id)) {
+                match self.run_filters_with_nominated(cluster, &state, &filters, pod_id, node_id) {
                     None => feasible.push(node_id),
                     Some(rejection) => {
                         statuses.insert(node_id, rejection);
@@ -614,14 +671,30 @@ impl Framework {
             .map(|&node_id| {
                 let examined = examined.contains(&node_id);
                 let filters = if in_list.contains(&node_id) {
-                    self.profile
-                        .filters
-                        .iter()
-                        .map(|p| FilterVerdict {
-                            plugin: *p,
-                            rejection: self.run_filter_with(*p, cluster, state, pod_id, node_id, true),
-                        })
-                        .collect()
+                    let verdicts = |cluster: &Cluster, state: &CycleState| -> Vec<FilterVerdict> {
+                        self.profile
+                            .filters
+                            .iter()
+                            .map(|p| FilterVerdict {
+                                plugin: *p,
+                                rejection: self.run_filter_with(*p, cluster, state, pod_id, node_id, true),
+                            })
+                            .collect()
+                    };
+                    // With nominees on the node, a rejection of the first
+                    // pass (nominees added) is the node's verdict.
+                    let nominees = self.nominees_on(cluster, pod_id, node_id);
+                    let first = (!nominees.is_empty()).then(|| {
+                        let mut with = cluster.clone();
+                        for nominee in nominees {
+                            with.bind(nominee, node_id);
+                        }
+                        verdicts(&with, &self.prefilter(&with, pod_id))
+                    });
+                    match first {
+                        Some(first) if first.iter().any(|v| v.rejection.is_some()) => first,
+                        _ => verdicts(cluster, state),
+                    }
                 } else {
                     vec![FilterVerdict {
                         plugin: Plugin::NodeAffinity,

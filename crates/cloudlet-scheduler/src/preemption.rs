@@ -188,7 +188,7 @@ fn split_by_pdb(
 
 fn fits(fw: &Framework, cluster: &Cluster, pod_id: PodId, node: NodeId) -> Result<(), Rejection> {
     let state = fw.prefilter(cluster, pod_id);
-    match fw.run_filters(cluster, &state, pod_id, node) {
+    match fw.run_filters_with_nominated(cluster, &state, &fw.profile.filters, pod_id, node) {
         None => Ok(()),
         Some(r) => Err(r),
     }

@@ -230,9 +230,9 @@ impl Simulation {
 
     /// One cycle with the pods nominated in the manifests
     /// (`status.nominatedNodeName`, not yet bound) whose priority is at least
-    /// this pod's counted on their nominated nodes, as upstream's
-    /// `addNominatedPods` does for filtering; `nominated` is this pod's own
-    /// nomination, checked first.
+    /// this pod's counted on their nominated nodes while filtering, in two
+    /// passes as upstream's `RunFilterPluginsWithNominatedPods` (scores never
+    /// see them); `nominated` is this pod's own nomination, checked first.
     fn attempt_with_nominees(
         &mut self,
         pod_id: PodId,
@@ -243,7 +243,7 @@ impl Simulation {
     ) -> Attempt {
         let priority = self.cluster.pods[pod_id].priority;
         let gates = self.framework.profile.scheduling_gates;
-        let nominees: Vec<(PodId, NodeId, Option<u64>)> = candidates
+        let nominees: Vec<(PodId, NodeId)> = candidates
             .iter()
             .copied()
             .filter(|p| *p != pod_id && self.cluster.pod_node[*p].is_none() && !evicted.contains(p))
@@ -253,16 +253,12 @@ impl Simulation {
                     return None;
                 }
                 let node = self.cluster.node_by_name.get(pod.nominated_node_name.as_ref()?)?;
-                Some((p, *node, self.cluster.bind_order[p]))
+                Some((p, *node))
             })
             .collect();
-        for (nominee, node, _) in &nominees {
-            self.cluster.bind(*nominee, *node);
-        }
+        self.framework.nominees = nominees;
         let attempt = self.attempt(pod_id, report, nominated);
-        for (nominee, _, order) in nominees {
-            self.cluster.unbind_temporary(nominee, order);
-        }
+        self.framework.nominees.clear();
         attempt
     }
 
@@ -313,7 +309,8 @@ impl Simulation {
         let explain = self.explain_target == Some(pod_id);
         if let Some(node) = nominated {
             let state = self.framework.prefilter(&self.cluster, pod_id);
-            if self.framework.run_filters(&self.cluster, &state, pod_id, node).is_none() {
+            let filters = &self.framework.profile.filters;
+            if self.framework.run_filters_with_nominated(&self.cluster, &state, filters, pod_id, node).is_none() {
                 if explain {
                     let cycle = self.framework.clone().schedule(&self.cluster, pod_id, true);
                     self.record_explanation(pod_id, cycle.explanation.unwrap_or_default(), Some(node), None);

@@ -1388,9 +1388,9 @@ impl Timeline {
     fn schedule_one(&mut self, now: Timestamp, pod_id: PodId, events: &mut Vec<Event>) {
         let nominated =
             self.pods[pod_id].nominated.as_ref().and_then(|n| self.sim.cluster.node_by_name.get(n)).copied();
-        // Pods of equal or higher priority nominated to a node count as
-        // bound there while this pod is filtered (as
-        // RunFilterPluginsWithNominatedPods adds them).
+        // Pods of equal or higher priority nominated to a node count on it
+        // only while this pod is filtered, in two passes
+        // (RunFilterPluginsWithNominatedPods); scores never see them.
         let priority = self.sim.cluster.pods[pod_id].priority;
         let nominees: Vec<(PodId, NodeId)> = (0..self.pods.len())
             .filter(|p| *p != pod_id && self.pods[*p].phase == PodPhase::Pending)
@@ -1400,14 +1400,9 @@ impl Timeline {
                 self.sim.cluster.node_by_name.get(node).map(|n| (p, *n))
             })
             .collect();
-        let orders: Vec<Option<u64>> = nominees.iter().map(|(p, _)| self.sim.cluster.bind_order[*p]).collect();
-        for (nominee, node) in &nominees {
-            self.sim.cluster.bind(*nominee, *node);
-        }
+        self.sim.framework.nominees = nominees;
         let outcome = self.sim.cycle(pod_id, nominated);
-        for ((nominee, _), order) in nominees.iter().zip(orders) {
-            self.sim.cluster.unbind_temporary(*nominee, order);
-        }
+        self.sim.framework.nominees.clear();
         match outcome {
             CycleOutcome::Bound(node) => self.bound(now, pod_id, node, events, true),
             CycleOutcome::Failed { message, rejectors } => self.failed(now, pod_id, message, rejectors, events),
