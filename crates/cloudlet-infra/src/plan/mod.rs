@@ -449,8 +449,14 @@ fn eval_body(
     ctx: &FuncContext,
     at: Option<Range<usize>>,
 ) -> Result<Value, Diagnostic> {
-    let mut obj: BTreeMap<String, Value> =
-        schema.attrs.iter().map(|a| (a.name.to_owned(), Value::Null(a.ty.clone()))).collect();
+    let mut obj: BTreeMap<String, Value> = schema
+        .attrs
+        .iter()
+        .map(|a| {
+            let unset = if a.block.is_some() { a.default.clone() } else { None };
+            (a.name.to_owned(), unset.unwrap_or_else(|| Value::Null(a.ty.clone())))
+        })
+        .collect();
     let mut seen = BTreeSet::new();
     for s in body.iter() {
         match s {
@@ -482,6 +488,18 @@ fn eval_body(
                 })?;
                 seen.insert(name.to_owned());
                 obj.insert(name.to_owned(), v);
+            }
+            Structure::Block(b) if schema.attr(b.ident.value().as_str()).is_some_and(|a| a.block.is_some()) => {
+                let name = b.ident.value().as_str();
+                let Some(attr) = schema.attr(name) else { continue };
+                let Some(inner) = attr.block.as_deref() else { continue };
+                let item = eval_body(&b.body, inner, scope, ctx, b.ident.span())?;
+                if let Some(Value::List(_, items)) = obj.get_mut(name) {
+                    items.push(item);
+                } else {
+                    obj.insert(name.to_owned(), Value::List(inner.object_type(), vec![item]));
+                }
+                seen.insert(name.to_owned());
             }
             Structure::Block(b) => {
                 let kind = if b.ident.value().as_str() == "dynamic" {

@@ -33,6 +33,9 @@ pub struct Attr {
     pub force_new: bool,
     /// The value planned when the configuration leaves it unset.
     pub default: Option<Value>,
+    /// Written as nested blocks (`environment { ... }`) of this schema's
+    /// attributes; the value is a list of their objects.
+    pub block: Option<Box<Schema>>,
 }
 
 impl Attr {
@@ -46,6 +49,7 @@ impl Attr {
             sensitive: false,
             force_new: false,
             default: None,
+            block: None,
         }
     }
     pub fn optional(name: &'static str, ty: Type) -> Attr {
@@ -70,6 +74,13 @@ impl Attr {
         self.required = false;
         self.default = Some(v);
         self
+    }
+    /// A nested block type (`name { ... }`, any number of them), its
+    /// value a list of objects of `inner`; none written is an empty list.
+    pub fn block(name: &'static str, inner: Schema) -> Attr {
+        let ty = Type::List(Box::new(inner.object_type()));
+        let empty = Value::List(inner.object_type(), Vec::new());
+        Attr { block: Some(Box::new(inner)), default: Some(empty), ..Attr::optional(name, ty) }
     }
     /// Optional and computed when unset.
     pub fn optional_computed(mut self) -> Attr {

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Output;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::*;
 
@@ -97,6 +97,9 @@ resource "aws_lambda_function" "worker" {{
   handler                        = "bootstrap"
   timeout                        = 10
   reserved_concurrent_executions = 2
+  environment {{
+    variables = {{ QUEUE_URL = aws_sqs_queue.orders.url }}
+  }}
 }}
 
 output "queue_url" {{
@@ -138,6 +141,7 @@ fn queue_and_function_lifecycle_with_drift_and_import() {
     assert_eq!(status, 200, "{function}");
     assert_eq!(function["Configuration"]["Timeout"], 10);
     let hash_v1 = function["Configuration"]["CodeSha256"].as_str().expect("code hash").to_owned();
+    assert_eq!(function["Configuration"]["Environment"]["Variables"]["QUEUE_URL"], url.as_str());
     assert_eq!(function["Concurrency"]["ReservedConcurrentExecutions"], 2);
 
     // What was applied reads back unchanged (source_code_hash included:

@@ -13,9 +13,9 @@ use serde_json::json;
 use crate::value::{Type, Value};
 
 use super::super::{
-    get, get_bool, get_i64, get_str, plan_from_schema, set, Attr, PlannedChange, ProviderError, Schema,
+    Attr, PlannedChange, ProviderError, Schema, get, get_bool, get_i64, get_str, plan_from_schema, set,
 };
-use super::{call, skeleton_of, ApiError};
+use super::{ApiError, call, skeleton_of};
 
 /// Settings UpdateFunctionConfiguration carries (attribute, API member).
 const CONFIG: &[(&str, &str)] = &[
@@ -25,6 +25,27 @@ const CONFIG: &[(&str, &str)] = &[
     ("memory_size", "MemorySize"),
     ("timeout", "Timeout"),
 ];
+
+fn variables_type() -> Type {
+    Type::Map(Box::new(Type::String))
+}
+
+/// `environment[0].variables`, as the API's `Environment.Variables`.
+fn variables_of(v: &Value) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    if let Some(Value::List(_, items)) = get(v, "environment") {
+        for item in items {
+            if let Some(Value::Map(_, m)) = get(item, "variables") {
+                for (k, x) in m {
+                    if let Some(s) = x.unmarked().as_str() {
+                        out.insert(k.clone(), json!(s));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
 
 pub(super) fn schema() -> Schema {
     Schema::new(vec![
@@ -39,6 +60,7 @@ pub(super) fn schema() -> Schema {
         Attr::optional("timeout", Type::Number).default(Value::int(3)),
         Attr::optional("publish", Type::Bool).default(Value::Bool(false)),
         Attr::optional("reserved_concurrent_executions", Type::Number).default(Value::int(-1)),
+        Attr::block("environment", Schema::new(vec![Attr::optional("variables", variables_type())])),
         Attr::computed("arn", Type::String),
         Attr::computed("qualified_arn", Type::String),
         Attr::computed("version", Type::String),
@@ -65,7 +87,7 @@ fn code_changes(prior: &Value, planned: &Value) -> bool {
 }
 
 fn config_changes(prior: &Value, planned: &Value) -> bool {
-    CONFIG.iter().any(|(n, _)| differs(prior, planned, n))
+    CONFIG.iter().any(|(n, _)| differs(prior, planned, n)) || variables_of(prior) != variables_of(planned)
 }
 
 pub(super) fn plan(schema: &Schema, prior: Option<&Value>, config: &Value) -> PlannedChange {
@@ -160,6 +182,7 @@ pub(super) fn apply(
                 body.insert((*key).to_owned(), j);
             }
         }
+        body.insert("Environment".to_owned(), json!({ "Variables": variables_of(planned) }));
         body
     };
     match prior {
@@ -229,6 +252,22 @@ pub(super) fn read(endpoint: &str, state: &Value) -> Result<Option<Value>, Provi
     set(&mut new, "last_modified", string_or_null(&c["LastModified"]));
     set(&mut new, "source_code_size", c["CodeSize"].as_i64().map_or(Value::Null(Type::Number), Value::int));
     set(&mut new, "source_code_hash", string_or_null(&c["CodeSha256"]));
+    let vars: std::collections::BTreeMap<String, Value> = c["Environment"]["Variables"]
+        .as_object()
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), Value::string(s)))).collect())
+        .unwrap_or_default();
+    let block_type = Type::Object([("variables".to_owned(), variables_type())].into());
+    let environment = if vars.is_empty() {
+        // An empty block (or none) reads as it was written.
+        match get(state, "environment") {
+            Some(v @ Value::List(..)) if variables_of(v).is_empty() => v.clone(),
+            _ => Value::List(block_type, Vec::new()),
+        }
+    } else {
+        let item = Value::Object([("variables".to_owned(), Value::Map(Type::String, vars))].into());
+        Value::List(block_type, vec![item])
+    };
+    set(&mut new, "environment", environment);
     let reserved = out["Concurrency"]["ReservedConcurrentExecutions"].as_i64().unwrap_or(-1);
     set(&mut new, "reserved_concurrent_executions", Value::int(reserved));
     if get(&new, "publish").is_none_or(|v| v.is_null() || v.is_unknown()) {
@@ -309,6 +348,15 @@ mod tests {
         let published = plan(&s, Some(&prior), &config("h1", 9, true)).planned;
         assert!(get(&published, "version").is_some_and(Value::is_unknown));
         assert_eq!(get_i64(&published, "reserved_concurrent_executions"), Some(-1));
+
+        let mut with_env = config("h1", 3, false);
+        let vars = Value::Map(Type::String, [("A".to_owned(), Value::string("1"))].into());
+        let block_type = Type::Object([("variables".to_owned(), variables_type())].into());
+        let env = Value::List(block_type, vec![Value::Object([("variables".to_owned(), vars)].into())]);
+        set(&mut with_env, "environment", env);
+        let env_plan = plan(&s, Some(&prior), &with_env).planned;
+        assert!(config_changes(&prior, &env_plan) && !code_changes(&prior, &env_plan));
+        assert_eq!(variables_of(&env_plan).get("A"), Some(&json!("1")));
 
         let mut renamed = config("h1", 3, false);
         set(&mut renamed, "function_name", Value::string("other"));

@@ -9,9 +9,9 @@ use serde_json::json;
 use crate::value::{Type, Value};
 
 use super::super::{
-    get, get_bool, get_str, plan_from_schema, set, Attr, PlannedChange, ProviderError, Schema, SharedRng,
+    Attr, PlannedChange, ProviderError, Schema, SharedRng, get, get_bool, get_str, plan_from_schema, set,
 };
-use super::{call, skeleton_of, ApiError};
+use super::{ApiError, call, skeleton_of};
 
 /// Attribute ↔ SQS queue attribute, for the numeric settings.
 const NUMERIC: &[(&str, &str, i64)] = &[
@@ -168,11 +168,7 @@ pub(super) fn apply(
                 None => {
                     let prefix = get_str(planned, "name_prefix").unwrap_or("terraform-");
                     let n = generated_name(rng, prefix);
-                    if fifo {
-                        format!("{n}.fifo")
-                    } else {
-                        n
-                    }
+                    if fifo { format!("{n}.fifo") } else { n }
                 }
             };
             let mut input = json!({ "QueueName": name, "Attributes": attributes(planned, true) });
