@@ -1434,9 +1434,10 @@ mod tests {
 
     #[test]
     fn yaml_is_block_style() {
+        // `n` is a YAML 1.1 boolean, so kubectl's YAML quotes it as a key too.
         let value = json!({ "kind": "Pod", "metadata": { "name": "web", "labels": { "app": "x" } },
             "spec": { "containers": [{ "name": "c", "ports": [{ "containerPort": 80 }] }] }, "n": "123" });
-        let want = "kind: Pod\nmetadata:\n  labels:\n    app: x\n  name: web\nn: '123'\nspec:\n  containers:\n  - name: c\n    ports:\n    - containerPort: 80\n";
+        let want = "kind: Pod\nmetadata:\n  labels:\n    app: x\n  name: web\n'n': '123'\nspec:\n  containers:\n  - name: c\n    ports:\n    - containerPort: 80\n";
         assert_eq!(yaml(&value), want);
     }
 }
