@@ -1,9 +1,13 @@
 //! `examples/ci/pipeline.yml`, the source document's Final Pipeline, run
 //! by the real binary in this repository (a checkout of its commit per
 //! job): everything up to the production approval, twice against one data
-//! dir, so the second run's build restores its dependencies from the cache.
+//! dir, so the second run's build restores its dependencies from the cache;
+//! then the whole pipeline, which waits for the production approval until a
+//! second process gives it.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use super::cloudlet;
 
@@ -87,4 +91,54 @@ fn the_final_pipeline_runs_to_staging_and_caches_its_dependencies() {
     assert!(!log.contains("fetching salutation"), "{log}");
     let build = second["jobs"].as_array().and_then(|j| j.iter().find(|j| j["id"] == "build")).expect("build job");
     assert_eq!(build["outputs"]["deps-cache-hit"], "true");
+}
+
+/// `cloudlet ci runs --json` over `data`.
+fn runs(data: &Path) -> serde_json::Value {
+    let out = cloudlet().args(["ci", "runs", "--json", "--data-dir"]).arg(data).output().expect("run cloudlet ci runs");
+    serde_json::from_slice(&out.stdout).expect("ci runs --json prints JSON")
+}
+
+#[test]
+fn the_final_pipeline_waits_for_the_production_approval_given_from_another_terminal() {
+    let data = tempfile::tempdir().expect("data dir");
+    let deploy = tempfile::tempdir().expect("deploy root");
+    let child = cloudlet()
+        .args(["ci", "run", "-C"])
+        .arg(repository())
+        .args(["-W", "examples/ci/pipeline.yml", "-e", "workflow_dispatch", "--json", "--verbose"])
+        .arg("--var")
+        .arg(format!("DEPLOY_ROOT={}", deploy.path().display()))
+        .arg("--data-dir")
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cloudlet ci run");
+    // Poll the other process's recorded progress until it waits for the approval.
+    let start = Instant::now();
+    while runs(data.path())[0]["status"] != "waiting" {
+        assert!(start.elapsed() < Duration::from_secs(120), "the pipeline never waited for its approval");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(deploy.path().join("staging/VERSION").exists(), "staging is deployed before the approval");
+    assert!(!deploy.path().join("production").exists(), "production waits for the approval");
+    let id = runs(data.path())[0]["run_id"].as_str().expect("run_id").to_owned();
+    let approve = cloudlet()
+        .args(["ci", "approve", &id, "production", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .expect("run cloudlet ci approve");
+    assert!(approve.status.success(), "{}", String::from_utf8_lossy(&approve.stderr));
+    let out = child.wait_with_output().expect("the pipeline ends");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "the pipeline failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object on stdout");
+    assert!(results(&report).iter().all(|(_, r)| r == "success"), "{stderr}");
+    assert!(results(&report).iter().any(|(name, _)| name == "deploy-production"), "{stderr}");
+    let version = std::fs::read_to_string(deploy.path().join("production/VERSION")).expect("deployed to production");
+    let staged = std::fs::read_to_string(deploy.path().join("staging/VERSION")).expect("deployed to staging");
+    assert_eq!(version, staged, "production runs the build that staging tested");
+    assert_eq!(runs(data.path())[0]["conclusion"], "success");
 }
