@@ -103,31 +103,7 @@ fn state_side(
     // Nothing these commands print is coloured.
     let options: Vec<String> =
         options.iter().filter(|o| !matches!(flag(o), Some(("no-color", None)))).cloned().collect();
-    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let clock = cloudlet_infra::backend::SystemLockClock;
-    let mut random = cloudlet_infra::commands::os_random;
-    let (stdin, mut stdout, mut stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
-    let mut stdin = stdin.lock();
-    let mut ctx = cloudlet_infra::commands::Ctx {
-        dir: std::env::current_dir().unwrap_or_default(),
-        stdin: &mut stdin,
-        stdout: &mut stdout,
-        stderr: &mut stderr,
-        tf_workspace: std::env::var("TF_WORKSPACE").ok(),
-        who: format!("{user}@{}", host.trim()),
-        clock: &clock,
-        random: &mut random,
-    };
-    match command(&mut ctx, &options) {
-        0 => Ok(()),
-        1 => Err(()),
-        // `fmt -check` exits 3, as Terraform's does.
-        code => {
-            let _ = std::io::stdout().flush();
-            std::process::exit(code)
-        }
-    }
+    run_command(command, &options)
 }
 
 /// Runs one of the engine's commands (`plan`, `apply`, ...) against the
@@ -158,6 +134,16 @@ fn engine_side(
             }
         });
     });
+    run_command(command, options)
+}
+
+/// Runs `command` with this process's terminal, working directory, lock
+/// identity, clock and randomness; exit codes above 1 (`fmt -check`'s 3,
+/// `plan -detailed-exitcode`'s 2) end the process with that code.
+fn run_command(
+    command: fn(&mut cloudlet_infra::commands::Ctx<'_>, &[String]) -> i32,
+    options: &[String],
+) -> Result<(), ()> {
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let clock = cloudlet_infra::backend::SystemLockClock;
@@ -177,7 +163,6 @@ fn engine_side(
     match command(&mut ctx, options) {
         0 => Ok(()),
         1 => Err(()),
-        // `plan -detailed-exitcode` exits 2 when there are changes.
         code => {
             let _ = std::io::stdout().flush();
             std::process::exit(code)
